@@ -1,0 +1,43 @@
+"""eicore: evaluate why multimodal models think people feel what they feel (EIBench, CFSA).
+
+The public API for plugin authors: the ``hookimpl`` marker, the records, and the base classes.
+"""
+
+from eicore.data import DataConfig
+from eicore.interfaces import Dataset, Judge, Metric, Model, ModelRole, Strategy
+from eicore.plugins import hookimpl
+from eicore.types import (
+    EMOTIONS,
+    Call,
+    Completion,
+    ImagePart,
+    Judgment,
+    Message,
+    Prompt,
+    Response,
+    Sample,
+    SampleRecord,
+    TextPart,
+)
+
+__all__ = [
+    "EMOTIONS",
+    "Call",
+    "Completion",
+    "DataConfig",
+    "Dataset",
+    "ImagePart",
+    "Judge",
+    "Judgment",
+    "Message",
+    "Metric",
+    "Model",
+    "ModelRole",
+    "Prompt",
+    "Response",
+    "Sample",
+    "SampleRecord",
+    "Strategy",
+    "TextPart",
+    "hookimpl",
+]

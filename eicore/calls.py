@@ -1,0 +1,111 @@
+"""How strategies reach models: every call looked up in the cache, batched, and traced."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from contextlib import AbstractAsyncContextManager, nullcontext
+
+from eicore.interfaces import Model
+from eicore.store import CallCache
+from eicore.types import Call, Completion, Prompt
+
+
+class ModelClient:
+    """One model shared by all of a run's samples.
+
+    A model whose ``max_batch_size`` is 1 is called once per prompt, as concurrently as the run
+    allows (API models). A larger ``max_batch_size`` sends prompts through one queue: while a
+    batch runs, the next fills up, so batches grow with the run's concurrency (local models).
+    """
+
+    def __init__(self, model: Model, cache: CallCache | None) -> None:
+        self.model = model
+        self.cache = cache if model.cacheable else None
+        self.identity = json.dumps(model.identity(), sort_keys=True, default=str)
+        self.calls_made = 0
+        self.calls_cached = 0
+        self._pending: list[tuple[Prompt, asyncio.Future[Completion]]] = []
+        self._worker: asyncio.Task[None] | None = None
+        limit = getattr(model, "max_concurrency", None)
+        self._limit: AbstractAsyncContextManager[object] = (
+            asyncio.Semaphore(limit) if limit else nullcontext()
+        )
+
+    @property
+    def accepts_images(self) -> bool:
+        return self.model.accepts_images
+
+    def key(self, prompt: Prompt, round: int) -> str:
+        payload = json.dumps(
+            {"model": self.identity, "prompt": prompt.fingerprint(), "round": round}, sort_keys=True
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    async def complete(self, prompt: Prompt, round: int = 0) -> tuple[Completion, bool]:
+        """The completion for ``prompt``, and whether it came from the cache."""
+        key = self.key(prompt, round) if self.cache else ""
+        if self.cache and (hit := self.cache.get(key)) is not None:
+            self.calls_cached += 1
+            return hit, True
+        if self.model.max_batch_size > 1:
+            completion = await self._batched(prompt)
+        else:
+            async with self._limit:
+                (completion,) = await self.model.generate([prompt])
+        self.calls_made += 1
+        if self.cache and completion.text.strip():
+            self.cache.put(key, completion, self.identity)
+        return completion, False
+
+    async def _batched(self, prompt: Prompt) -> Completion:
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        self._pending.append((prompt, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        size = self.model.max_batch_size
+        while self._pending:
+            await asyncio.sleep(0)  # let samples that are ready join this batch
+            batch, self._pending = self._pending[:size], self._pending[size:]
+            batch = [(p, f) for p, f in batch if not f.done()]
+            if not batch:
+                continue
+            try:
+                results = await self.model.generate([p for p, _ in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(
+                        f"{type(self.model).__name__}.generate returned {len(results)} "
+                        f"completions for {len(batch)} prompts"
+                    )
+            except Exception as exc:
+                for _, f in batch:
+                    if not f.done():
+                        f.set_exception(exc)
+                continue
+            for (_, f), result in zip(batch, results):
+                if not f.done():
+                    f.set_result(result)
+
+    async def aclose(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        await self.model.aclose()
+
+
+class RoleHandle:
+    """A model as one sample's strategy sees it in one role; appends each call to the trace."""
+
+    def __init__(self, client: ModelClient, role: str, trace: list[Call]) -> None:
+        self.client = client
+        self.role = role
+        self.trace = trace
+        self.accepts_images = client.accepts_images
+
+    async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion:
+        completion, cached = await self.client.complete(prompt, round)
+        self.trace.append(Call(self.role, round, prompt.fingerprint(), completion, cached))
+        return completion

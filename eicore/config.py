@@ -1,0 +1,72 @@
+"""The run's own settings, the config hash that names a run, and the redacted snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from eicore.interfaces import RUNTIME_FIELDS
+from eicore.redact import redact_tree
+
+IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "metrics")
+"""The parts of a config that decide a run's results (``run.*`` only decides how it runs)."""
+
+
+@dataclass
+class RunSettings:
+    name: str = "default"
+    root: str = "runs"
+    concurrency: int = 8
+    cache: bool = True
+    cache_dir: str | None = None
+    """Where the call cache lives; default ``$EICORE_CACHE`` or the user cache folder."""
+    progress: bool = True
+    log_level: str = "INFO"
+
+
+def run_settings(cfg: DictConfig) -> RunSettings:
+    """``cfg.run`` checked against :class:`RunSettings` (unknown keys and bad types fail here)."""
+    given = OmegaConf.to_container(cfg.run, resolve=True) if "run" in cfg else {}
+    merged = OmegaConf.merge(OmegaConf.structured(RunSettings), given)
+    settings = OmegaConf.to_object(merged)
+    assert isinstance(settings, RunSettings)
+    if settings.concurrency < 1:
+        raise ValueError(f"run.concurrency must be at least 1, got {settings.concurrency}")
+    return settings
+
+
+def _drop_runtime(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _drop_runtime(v) for k, v in tree.items() if k not in RUNTIME_FIELDS - {"plugin"}}
+    if isinstance(tree, list):
+        return [_drop_runtime(v) for v in tree]
+    return tree
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A digest of the result-deciding parts of a config; equal configs resume the same run."""
+    tree = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in IDENTITY_KEYS if k in cfg}
+    payload = json.dumps(_drop_runtime(tree), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:10]
+
+
+def _hash_resolver(*, _root_: DictConfig) -> str:
+    return config_hash(_root_)
+
+
+def register_resolvers() -> None:
+    """``${eicore.config_hash:}``: used in the default run name."""
+    if not OmegaConf.has_resolver("eicore.config_hash"):
+        OmegaConf.register_new_resolver("eicore.config_hash", _hash_resolver)
+
+
+def snapshot(cfg: DictConfig) -> str:
+    """The composed config as YAML, Hydra's own node left out and secrets masked."""
+    tree = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(tree, dict)
+    tree.pop("hydra", None)
+    return OmegaConf.to_yaml(OmegaConf.create(redact_tree(tree)))

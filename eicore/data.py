@@ -1,0 +1,179 @@
+"""EIBench-shaped files into samples, and the subsets a run selects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from eicore.types import Sample
+
+FOLDER_EMOTIONS = {
+    "angry": "angry", "anger": "angry",
+    "happy": "happy", "happiness": "happy",
+    "sad": "sad", "sadness": "sad",
+    "excited": "excited", "excitement": "excited",
+}  # fmt: skip
+"""Image folder names → EIBench's emotion labels (the basic split's emotion is its folder)."""
+
+_NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*")
+_REFUSAL = re.compile(r"\b(I'm unable|I am unable|I cannot|I can't|as an AI)\b", re.IGNORECASE)
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; the message names the file and, where it applies, the line."""
+
+
+@dataclass
+class DataConfig:
+    """Fields every dataset shares: where images live and which samples a run takes."""
+
+    image_root: str | None = None
+    emotions: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    limit: int | None = None
+    shard: str | None = None
+    """``i/n``: keep every n-th sample starting at i (0-based), for cluster jobs."""
+
+
+def parse_triggers(text: str) -> tuple[str, ...]:
+    """``"1. a\\n2. b"`` → ``("a", "b")``; unnumbered lines are kept as they are."""
+    items = (_NUMBERED.sub("", line).strip() for line in text.splitlines())
+    return tuple(item for item in items if item)
+
+
+def emotion_of(image: str) -> str | None:
+    folder = Path(image).parent.name.lower()
+    return FOLDER_EMOTIONS.get(folder, folder or None)
+
+
+def flags_of(question: str) -> tuple[str, ...]:
+    flags = []
+    if _REFUSAL.search(question):
+        flags.append("question-is-refusal")
+    if question.rstrip().endswith(("'", '"')):
+        flags.append("stray-quote")
+    return tuple(flags)
+
+
+def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """Objects of a JSONL file with their 1-based line numbers; blank lines are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, line {number}: malformed JSON ({exc.msg})") from None
+        if not isinstance(obj, dict) or len(obj) != 1:
+            raise DataError(f"{path}, line {number}: expected one {{key: value}} object")
+        rows.append((number, obj))
+    if not rows:
+        raise DataError(f"{path}: no samples in file")
+    return rows
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: expected a non-empty string, got {type(value).__name__}")
+    return value
+
+
+def load_basic(questions: Path, ground_truth: Path, split: str = "basic") -> list[Sample]:
+    """``user.jsonl`` + ``basic_ground_truth.json``; the sample id is the image path."""
+    try:
+        truth = json.loads(ground_truth.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{ground_truth}: malformed JSON ({exc})") from None
+    if not isinstance(truth, dict):
+        raise DataError(f"{ground_truth}: expected an object mapping image path → triggers")
+    samples: list[Sample] = []
+    seen: set[str] = set()
+    for number, row in read_jsonl(questions):
+        ((image, question),) = row.items()
+        where = f"{questions}, line {number}"
+        question = _string(question, where)
+        if image in seen:
+            raise DataError(f"{where}: duplicate image {image!r}")
+        seen.add(image)
+        if image not in truth:
+            raise DataError(f"{ground_truth}: no ground truth for {image!r} ({where})")
+        triggers = parse_triggers(_string(truth[image], f"{ground_truth}, key {image!r}"))
+        samples.append(_sample(image, split, image, question, triggers, emotion_of(image)))
+    report_defects(samples, questions)
+    return samples
+
+
+def load_complex(path: Path, split: str = "complex") -> list[Sample]:
+    """``ec_complex.jsonl``: ids are the image path plus a digest of the question."""
+    samples: list[Sample] = []
+    seen: set[str] = set()
+    for number, row in read_jsonl(path):
+        ((image, inner),) = row.items()
+        where = f"{path}, line {number}"
+        if not isinstance(inner, dict) or not inner:
+            raise DataError(f"{where}: expected {{image: {{question: triggers}}}}")
+        for question, truth in inner.items():
+            sample_id = f"{image}#{hashlib.sha256(question.encode()).hexdigest()[:8]}"
+            if sample_id in seen:
+                raise DataError(f"{where}: question repeated for {image!r}: {question!r}")
+            seen.add(sample_id)
+            triggers = parse_triggers(_string(truth, where))
+            samples.append(_sample(sample_id, split, image, _string(question, where), triggers, None))
+    report_defects(samples, path)
+    return samples
+
+
+def _sample(
+    id: str, split: str, image: str, question: str, triggers: tuple[str, ...], emotion: str | None
+) -> Sample:
+    if not triggers:
+        raise DataError(f"{id}: empty trigger list")
+    return Sample(id, split, image, question, triggers, emotion, flags_of(question))
+
+
+def report_defects(samples: Sequence[Sample], source: Path) -> None:
+    """One warning naming the flagged samples: defects are surfaced, never silently fixed."""
+    flagged = [f"{s.id} ({', '.join(s.flags)})" for s in samples if s.flags]
+    if flagged:
+        logger.warning("{}: {} questions flagged: {}", source.name, len(flagged), "; ".join(flagged))
+
+
+def select(samples: Sequence[Sample], config: DataConfig) -> list[Sample]:
+    """Apply the config's subsets in order: emotions, ids, shard, limit."""
+    chosen = list(samples)
+    if config.emotions:
+        unknown = set(config.emotions) - {s.emotion for s in samples}
+        if unknown:
+            raise DataError(f"data.emotions: no samples with emotion {sorted(unknown)}")
+        chosen = [s for s in chosen if s.emotion in config.emotions]
+    if config.ids:
+        by_id = {s.id: s for s in chosen}
+        missing = [i for i in config.ids if i not in by_id]
+        if missing:
+            raise DataError(f"data.ids: unknown sample ids {missing[:5]}")
+        chosen = [by_id[i] for i in config.ids]
+    if config.shard:
+        index, count = parse_shard(config.shard)
+        chosen = chosen[index::count]
+    if config.limit is not None:
+        chosen = chosen[: config.limit]
+    return chosen
+
+
+def parse_shard(shard: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", shard)
+    if not match or not 0 <= int(match[1]) < int(match[2]):
+        raise DataError(f"data.shard={shard!r}: expected i/n with 0 <= i < n")
+    return int(match[1]), int(match[2])

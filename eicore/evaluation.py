@@ -1,0 +1,139 @@
+"""One evaluation job: build the components a config names, run them, write the run directory."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import time
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+from omegaconf import DictConfig, OmegaConf
+
+from eicore import logs, report
+from eicore.calls import ModelClient
+from eicore.config import config_hash, run_settings, snapshot
+from eicore.data import select
+from eicore.interfaces import Dataset, Judge, Metric, Strategy
+from eicore.outputs import run_counts, write_run
+from eicore.plugins import registry
+from eicore.runner import Components, Progress, run_samples
+from eicore.store import CallCache, RunStore, cache_home
+
+
+def run_dir_of(cfg: DictConfig) -> Path:
+    """Hydra's output folder for this job when Hydra runs it, else ``run.root/run.name``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    settings = run_settings(cfg)
+    return Path(settings.root) / settings.name
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Run (or resume) the job ``cfg`` describes; returns its metrics."""
+    settings = run_settings(cfg)
+    run_dir = run_dir_of(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logs.configure(run_dir, settings.log_level)
+    started = time.perf_counter()
+    reg = registry()
+
+    dataset: Dataset = reg.build("dataset", cfg.data)
+    samples = select(dataset.load(), dataset.config)
+    strategy: Strategy = reg.build("strategy", cfg.strategy)
+    judges: list[Judge] = [reg.build("judge", cfg.judge)]
+    metrics: list[Metric] = [reg.build("metric", {"plugin": name}) for name in cfg.metrics]
+    cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite") if settings.cache else None
+    clients = _clients(cfg, strategy, cache)
+    store = RunStore(run_dir)
+    progress: Progress | None = None
+    try:
+        store.check_config(config_hash(cfg))
+        (run_dir / "config.yaml").write_text(snapshot(cfg), encoding="utf-8")
+        logger.info("run {}: {} samples of {} → {}", settings.name, len(samples), cfg.data.split, run_dir)
+        parts = Components(strategy, clients, judges, dataset.config.image_root)
+        progress = Progress(total=len(samples))
+        progress = asyncio.run(
+            _run_and_close(samples, parts, store, settings.concurrency, settings.progress)
+        )
+    finally:
+        stored = store.records()
+        records = [stored[s.id] for s in samples if s.id in stored]
+        result: dict[str, Any] = {"complete": len(records) == len(samples), **run_counts(records)}
+        for metric in metrics:
+            result.update(metric.compute(records))
+        result["judges"] = [j.describe() for j in judges]
+        result["provenance"] = _provenance(cfg, dataset)
+        write_run(run_dir, records, result)
+        store.close()
+        if cache:
+            cache.close()
+        _summarise(cfg, result, progress, clients, time.perf_counter() - started)
+    return result
+
+
+async def _run_and_close(
+    samples: Any, parts: Components, store: RunStore, concurrency: int, show: bool
+) -> Progress:
+    try:
+        return await run_samples(samples, parts, store, concurrency, show)
+    finally:
+        for client in {id(c): c for c in parts.clients.values()}.values():
+            await client.aclose()
+        for judge in parts.judges:
+            await judge.aclose()
+
+
+def _clients(cfg: DictConfig, strategy: Strategy, cache: CallCache | None) -> dict[str, ModelClient]:
+    """One client per distinct model config; roles without their own config use ``model``."""
+    reg = registry()
+    roles = cfg.get("roles") or {}
+    by_config: dict[str, ModelClient] = {}
+    clients = {}
+    for role in strategy.roles:
+        node = roles.get(role) or cfg.model
+        key = OmegaConf.to_yaml(node)
+        if key not in by_config:
+            by_config[key] = ModelClient(reg.build("model", node), cache)
+        clients[role] = by_config[key]
+    return clients
+
+
+def _provenance(cfg: DictConfig, dataset: Dataset) -> dict[str, Any]:
+    reg = registry()
+    return {
+        "eicore": importlib.metadata.version("eicore"),
+        "plugins": {p.distribution: p.version for p in reg.plugins.values() if not p.error},
+        "config_hash": config_hash(cfg),
+        "data": dataset.provenance(),
+    }
+
+
+def _summarise(
+    cfg: DictConfig,
+    result: dict[str, Any],
+    progress: Progress | None,
+    clients: dict[str, ModelClient],
+    seconds: float,
+) -> None:
+    distinct = {id(c): c for c in clients.values()}.values()
+    made = sum(c.calls_made for c in distinct)
+    cached = sum(c.calls_cached for c in distinct)
+    if progress is not None:
+        logger.info(
+            "this invocation: {} answered, {} failed, {} resumed; {} calls made, {} cached; {:.1f}s",
+            progress.answered, progress.failed, progress.skipped, made, cached, seconds,
+        )
+    if not result["complete"]:
+        logger.warning(
+            "stopped with {} of {} samples done; run the same command again to resume",
+            result["n_samples"], progress.total if progress else "?",
+        )
+    if "recall" in result:
+        label = f"{cfg.model.plugin} / {cfg.strategy.plugin} / {cfg.data.split}"
+        print(report.table([(label, result["recall"])]))
+    if result["n_failed"]:
+        logger.warning("{} samples failed: {}", result["n_failed"], result["errors"])

@@ -1,0 +1,126 @@
+"""The base classes a plugin implements: Dataset, Model, Strategy, Judge, Metric.
+
+Each plugin object is built from its config dataclass (``factory(config)``); the core never
+imports a plugin's heavy dependencies — a plugin imports them when its object is built.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, SampleRecord
+
+RUNTIME_FIELDS = frozenset(
+    {"plugin", "batch_size", "timeout", "max_retries", "concurrency", "api_key_env"}
+)
+"""Config fields that change how a model is called, not what it answers: left out of cache keys."""
+
+
+class Dataset(abc.ABC):
+    """A source of samples. ``load`` returns the whole split; the core applies subsets."""
+
+    @abc.abstractmethod
+    def load(self) -> list[Sample]: ...
+
+    def provenance(self) -> dict[str, Any]:
+        """Facts that identify the data (files, digests), recorded with every run."""
+        return {}
+
+
+class Model(abc.ABC):
+    """A model that turns prompts into completions.
+
+    ``generate`` receives up to ``max_batch_size`` prompts at once; a local model runs them as
+    one batch, an API model may fan them out. Blocking work belongs in a thread
+    (``asyncio.to_thread``) so the run's other samples keep moving.
+    """
+
+    accepts_images: ClassVar[bool] = False
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @property
+    def max_batch_size(self) -> int:
+        return int(getattr(self.config, "batch_size", 1) or 1)
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether equal prompts give equal answers (sampling with no seed does not)."""
+        temperature = getattr(self.config, "temperature", 0.0) or 0.0
+        return temperature <= 0 or getattr(self.config, "seed", None) is not None
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this model's answers what they are: the cache key's model part."""
+        fields = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+        kept = {k: v for k, v in fields.items() if k not in RUNTIME_FIELDS}
+        return {"plugin": getattr(self.config, "plugin", type(self).__name__), **kept}
+
+    @abc.abstractmethod
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]: ...
+
+    async def aclose(self) -> None:
+        """Release clients, threads or memory; called once at the end of a run."""
+
+
+class ModelRole(Protocol):
+    """What a strategy sees of a model: one call at a time, cached and traced by the core."""
+
+    accepts_images: bool
+
+    async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion: ...
+
+
+class Strategy(abc.ABC):
+    """Turns a sample into an answer using named model roles (``answerer``, ``captioner``…)."""
+
+    roles: ClassVar[tuple[str, ...]] = ("answerer",)
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    async def answer(
+        self, sample: Sample, image: ImagePart | None, models: Mapping[str, ModelRole]
+    ) -> str:
+        """Return the final answer text; every model call is traced by the roles themselves.
+
+        ``image`` is the sample's image, read and checked, when any role accepts images, and
+        None otherwise; send it only to roles whose ``accepts_images`` is true.
+        """
+
+
+class Judge(abc.ABC):
+    """Decides how many of a sample's ground-truth triggers an answer recalls."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.config, "plugin", type(self).__name__))
+
+    def describe(self) -> dict[str, Any]:
+        """The judge's identity and settings, recorded in metrics.json."""
+        if dataclasses.is_dataclass(self.config):
+            return dataclasses.asdict(self.config)
+        return {"plugin": self.name}
+
+    @abc.abstractmethod
+    async def judge(self, sample: Sample, answer: str) -> Judgment: ...
+
+    async def aclose(self) -> None:
+        """Release what the judge holds; called once at the end of a run."""
+
+
+class Metric(abc.ABC):
+    """Aggregates a run's records into named scores for metrics.json."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def compute(self, records: Sequence[SampleRecord]) -> dict[str, Any]: ...

@@ -1,0 +1,212 @@
+"""Plugin discovery and the registry of named components.
+
+Plugins come from the ``eicore`` entry-point group (``EICORE_LOAD_PLUGINS`` narrows it to a
+comma-separated list of distributions; set and empty loads none). A plugin that fails to
+import, to validate against the hookspecs, or to register is reported by name and skipped.
+Every registration also puts its config dataclass into Hydra's ConfigStore.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import importlib.metadata
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pluggy
+from loguru import logger
+
+from eicore import hookspecs
+
+hookimpl = pluggy.HookimplMarker("eicore")
+
+KINDS: dict[str, str] = {
+    "model": "eicore_register_models",
+    "strategy": "eicore_register_strategies",
+    "judge": "eicore_register_judges",
+    "metric": "eicore_register_metrics",
+    "dataset": "eicore_register_datasets",
+}
+"""Component kind → the hook that registers it."""
+
+GROUPS: dict[str, str] = {
+    "model": "model",
+    "strategy": "strategy",
+    "judge": "judge",
+    "metric": "metric",
+    "dataset": "data",
+}
+"""Component kind → its Hydra config group."""
+
+BUILTIN_PLUGINS = ("eicore.eibench",)
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: str
+    name: str
+    factory: Callable[[Any], Any]
+    config_class: type
+    plugin: str
+
+
+@dataclass
+class PluginInfo:
+    """One loaded (or failed) plugin, as ``eicore plugins`` shows it."""
+
+    name: str
+    distribution: str
+    version: str
+    registered: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+class UnknownComponentError(LookupError):
+    """A name on the command line that no installed plugin registered."""
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _wanted_distributions() -> set[str] | None:
+    raw = os.environ.get("EICORE_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {_normalize(n) for n in raw.split(",") if n.strip()}
+
+
+class Registry:
+    """The loaded plugins and every component they registered, by kind and name."""
+
+    def __init__(self, *, entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager("eicore")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.components: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        for module_name in BUILTIN_PLUGINS:
+            version = importlib.metadata.version("eicore")
+            self._add(module_name, "eicore", version, partial(importlib.import_module, module_name))
+        if entry_points:
+            self._load_entry_points()
+        self._validate()
+        self._collect()
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load_entry_points(self) -> None:
+        wanted = _wanted_distributions()
+        for ep in importlib.metadata.entry_points(group="eicore"):
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            if wanted is not None and _normalize(dist) not in wanted:
+                continue
+            if ep.name in self.plugins:
+                continue
+            self._add(ep.name, dist, version, ep.load)
+
+    def _add(self, name: str, dist: str, version: str, load: Callable[[], object]) -> None:
+        info = PluginInfo(name=name, distribution=dist, version=version)
+        self.plugins[name] = info
+        try:
+            self.pm.register(load(), name=name)
+        except Exception as exc:  # a broken plugin must not take the others down
+            info.error = f"{type(exc).__name__}: {exc}"
+            logger.warning("plugin {!r} ({}) skipped: {}", name, dist, info.error)
+
+    def _validate(self) -> None:
+        """Drop plugins whose hook implementations match no hookspec."""
+        while True:
+            try:
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin) or "?"
+                self.pm.unregister(exc.plugin)
+                info = self.plugins[name]
+                info.error = f"PluginValidationError: {exc}"
+                logger.warning("plugin {!r} ({}) skipped: {}", name, info.distribution, exc)
+
+    def _collect(self) -> None:
+        for kind, hook_name in KINDS.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                info = self.plugins[impl.plugin_name]
+                if info.error:
+                    continue
+                try:
+                    impl.function(register=self._register_into(kind, info))
+                except Exception as exc:
+                    info.error = f"{type(exc).__name__} in {hook_name}: {exc}"
+                    logger.warning("plugin {!r} skipped: {}", info.name, info.error)
+                    for k, n in info.registered:
+                        self.components[k].pop(n, None)
+
+    def _register_into(self, kind: str, info: PluginInfo) -> Callable[..., None]:
+        def register(name: str, factory: Callable[[Any], Any], config_class: type | None = None) -> None:
+            config_class = config_class or dataclasses.make_dataclass(f"{name}_config", [])
+            if not dataclasses.is_dataclass(config_class):
+                raise TypeError(f"{kind} {name!r}: config_class must be a dataclass")
+            previous = self.components[kind].get(name)
+            if previous is not None:
+                raise ValueError(f"{kind} {name!r} is already registered by plugin {previous.plugin!r}")
+            self.components[kind][name] = Registration(kind, name, factory, config_class, info.name)
+            info.registered.append((kind, name))
+
+        return register
+
+    # -- lookup and construction -----------------------------------------------------------
+    def get(self, kind: str, name: str) -> Registration:
+        try:
+            return self.components[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.components[kind])) or "none"
+            raise UnknownComponentError(
+                f"no {kind} named {name!r} is registered (installed: {known}); "
+                "`eicore plugins` lists what each plugin provides"
+            ) from None
+
+    def build(self, kind: str, config: Any) -> Any:
+        """Build a component from its composed config node (a DictConfig or a dataclass)."""
+        from omegaconf import DictConfig, OmegaConf
+
+        name = config.plugin if not isinstance(config, dict) else config["plugin"]
+        reg = self.get(kind, name)
+        if isinstance(config, (DictConfig, dict)):
+            node = OmegaConf.merge(OmegaConf.structured(config_node_class(reg)), config)
+            config = OmegaConf.to_object(node)
+        return reg.factory(config)
+
+    def store_configs(self) -> None:
+        """Put every registered config dataclass into Hydra's ConfigStore under its group."""
+        from hydra.core.config_store import ConfigStore
+
+        cs = ConfigStore.instance()
+        for kind, regs in self.components.items():
+            for reg in regs.values():
+                cs.store(group=GROUPS[kind], name=reg.name, node=config_node_class(reg))
+
+
+@functools.cache
+def config_node_class(reg: Registration) -> type:
+    """The plugin's config dataclass with a ``plugin`` field naming the registration."""
+    return dataclasses.make_dataclass(
+        reg.config_class.__name__,
+        [("plugin", str, dataclasses.field(default=reg.name))],
+        bases=(reg.config_class,),
+    )
+
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _registry
+    if _registry is None:
+        _registry = Registry()
+    return _registry

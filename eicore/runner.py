@@ -1,0 +1,117 @@
+"""The evaluation loop: samples through a strategy and judges, under bounded concurrency.
+
+Each finished sample is written to the run store at once; a failing sample is recorded with
+its error and never stops the run; samples already answered in the store are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+from tqdm import tqdm
+
+from eicore import images
+from eicore.calls import ModelClient, RoleHandle
+from eicore.interfaces import Judge, Strategy
+from eicore.redact import redact
+from eicore.store import RunStore
+from eicore.types import Call, Judgment, Response, Sample, SampleRecord
+
+
+class EmptyAnswerError(Exception):
+    """The strategy's final answer was empty; recorded as a failure, never as a prediction."""
+
+
+@dataclass
+class Progress:
+    """What one invocation of the loop did."""
+
+    total: int
+    skipped: int = 0
+    answered: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Components:
+    """Everything the loop needs, built from a run's config."""
+
+    strategy: Strategy
+    clients: Mapping[str, ModelClient]
+    """Role → model client, one entry for each of the strategy's roles."""
+    judges: Sequence[Judge]
+    image_root: str | Path | None
+
+
+async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
+    """Run one sample through the strategy and every judge; exceptions become failed records."""
+    trace: list[Call] = []
+    handles = {role: RoleHandle(client, role, trace) for role, client in parts.clients.items()}
+    try:
+        needs_image = any(h.accepts_images for h in handles.values())
+        image = images.read(parts.image_root, sample.image) if needs_image else None
+        text = await parts.strategy.answer(sample, image, handles)
+        if not text.strip():
+            raise EmptyAnswerError("the final answer is empty")
+    except Exception as exc:
+        return SampleRecord(
+            sample, "failed", Response("", tuple(trace)), (), type(exc).__name__, redact(str(exc))
+        )
+    judgments = [await _judge(judge, sample, text) for judge in parts.judges]
+    return SampleRecord(sample, "answered", Response(text, tuple(trace)), tuple(judgments))
+
+
+async def _judge(judge: Judge, sample: Sample, text: str) -> Judgment:
+    try:
+        return await judge.judge(sample, text)
+    except Exception as exc:
+        logger.warning("judge {} failed on {}: {}", judge.name, sample.id, exc)
+        return Judgment(
+            judge.name, None, len(sample.triggers), "error", f"{type(exc).__name__}: {redact(str(exc))}"
+        )
+
+
+async def run_samples(
+    samples: Sequence[Sample],
+    parts: Components,
+    store: RunStore,
+    concurrency: int,
+    show_progress: bool = True,
+) -> Progress:
+    """Answer every sample not yet answered in ``store``, ``concurrency`` at a time."""
+    done = store.answered_ids()
+    todo = [s for s in samples if s.id not in done]
+    progress = Progress(total=len(samples), skipped=len(samples) - len(todo))
+    if progress.skipped:
+        logger.info("resuming: {} of {} samples already answered", progress.skipped, len(samples))
+    queue = iter(todo)
+    bar = tqdm(
+        total=len(samples),
+        initial=progress.skipped,
+        unit="sample",
+        disable=not show_progress or None,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+    async def worker() -> None:
+        for sample in queue:
+            record = await answer_sample(sample, parts)
+            store.put(record)
+            if record.status == "answered":
+                progress.answered += 1
+            else:
+                progress.failed += 1
+                logger.debug("{} failed: {}: {}", sample.id, record.error_type, record.error)
+            bar.update(1)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo))))))
+    finally:
+        bar.close()
+    return progress

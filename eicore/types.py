@@ -1,0 +1,184 @@
+"""The records that cross every boundary: samples, prompts, completions, responses, judgments."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+EMOTIONS = ("happy", "angry", "sad", "excited")
+"""EIBench's basic emotions, in the column order of the paper's tables."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question about one image, with its ground-truth triggers."""
+
+    id: str
+    split: str
+    image: str
+    question: str
+    triggers: tuple[str, ...]
+    emotion: str | None = None
+    flags: tuple[str, ...] = ()
+    """Data defects surfaced by the loader (e.g. ``question-is-refusal``), never silently fixed."""
+
+
+@dataclass(frozen=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image already resolved and read: the bytes, their media type and digest."""
+
+    path: Path
+    data: bytes = field(repr=False)
+    media_type: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+Part = Union[TextPart, ImagePart]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    parts: tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A chat prompt: messages whose parts are text or images."""
+
+    messages: tuple[Message, ...]
+
+    @classmethod
+    def user(cls, *parts: Part | str, system: str | None = None) -> Prompt:
+        """One user turn (strings become text parts), with an optional system message."""
+        content = tuple(TextPart(p) if isinstance(p, str) else p for p in parts)
+        head = (Message("system", (TextPart(system),)),) if system else ()
+        return cls(head + (Message("user", content),))
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(p for m in self.messages for p in m.parts if isinstance(p, ImagePart))
+
+    def fingerprint(self) -> list[dict[str, Any]]:
+        """A JSON-able form with images replaced by their digests: the prompt's identity."""
+        return [
+            {
+                "role": m.role,
+                "parts": [
+                    {"text": p.text} if isinstance(p, TextPart) else {"image_sha256": p.sha256}
+                    for p in m.parts
+                ],
+            }
+            for m in self.messages
+        ]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a model returned for one prompt."""
+
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float = 0.0
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call made by a strategy, as recorded in a response's trace."""
+
+    role: str
+    round: int
+    prompt: list[dict[str, Any]]
+    completion: Completion
+    cached: bool
+
+
+@dataclass(frozen=True)
+class Response:
+    """A strategy's final answer and the trace of every call that produced it."""
+
+    text: str
+    trace: tuple[Call, ...] = ()
+
+
+JudgmentStatus = Literal["ok", "unparsed", "error"]
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """How many of a sample's ground-truth triggers an answer recalled, as one judge saw it."""
+
+    judge: str
+    recalled: int | None
+    total: int
+    status: JudgmentStatus = "ok"
+    raw: str = ""
+    matched: tuple[int, ...] = ()
+    """Indices of the recalled triggers, where the judge can tell."""
+
+    @property
+    def score(self) -> float | None:
+        """recalled / total, or None when the judgment could not be parsed."""
+        if self.status != "ok" or self.recalled is None or self.total == 0:
+            return None
+        return self.recalled / self.total
+
+
+SampleStatus = Literal["answered", "failed"]
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """Everything a run learned about one sample; written as soon as the sample finishes."""
+
+    sample: Sample
+    status: SampleStatus
+    response: Response | None = None
+    judgments: tuple[Judgment, ...] = ()
+    error_type: str | None = None
+    error: str | None = None
+
+
+def record_to_dict(record: SampleRecord) -> dict[str, Any]:
+    """The JSON form of a record (the shape of ``records.jsonl``)."""
+    return asdict(record)
+
+
+def record_from_dict(data: dict[str, Any]) -> SampleRecord:
+    """Rebuild a record from :func:`record_to_dict`'s output."""
+    s = data["sample"]
+    sample = Sample(**{**s, "triggers": tuple(s["triggers"]), "flags": tuple(s["flags"])})
+    response = None
+    if data["response"] is not None:
+        r = data["response"]
+        trace = tuple(
+            Call(**{**c, "completion": Completion(**c["completion"])}) for c in r["trace"]
+        )
+        response = Response(text=r["text"], trace=trace)
+    judgments = tuple(
+        Judgment(**{**j, "matched": tuple(j["matched"])}) for j in data["judgments"]
+    )
+    return SampleRecord(
+        sample=sample,
+        status=data["status"],
+        response=response,
+        judgments=judgments,
+        error_type=data["error_type"],
+        error=data["error"],
+    )

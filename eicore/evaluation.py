@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
 import time
 from pathlib import Path
@@ -13,13 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report
 from eicore.calls import ModelClient
-from eicore.config import config_hash, run_settings, snapshot
+from eicore.config import RunSettings, config_hash, run_settings, snapshot
 from eicore.data import select
 from eicore.interfaces import Dataset, Judge, Metric, Strategy
 from eicore.outputs import run_counts, write_run
 from eicore.plugins import registry
 from eicore.runner import Components, Progress, run_samples
 from eicore.store import CallCache, RunStore, cache_home
+from eicore.types import Sample
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -46,40 +48,39 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     strategy: Strategy = reg.build("strategy", cfg.strategy)
     judges: list[Judge] = [reg.build("judge", cfg.judge)]
     metrics: list[Metric] = [reg.build("metric", {"plugin": name}) for name in cfg.metrics]
-    cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite") if settings.cache else None
-    clients = _clients(cfg, strategy, cache)
-    store = RunStore(run_dir)
-    progress: Progress | None = None
-    try:
+    with contextlib.ExitStack() as closing:
+        store = RunStore(run_dir)
+        closing.callback(store.close)
         store.check_config(config_hash(cfg))
+        cache = None
+        if settings.cache:
+            cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite")
+            closing.callback(cache.close)
+        clients = _clients(cfg, strategy, cache)
         (run_dir / "config.yaml").write_text(snapshot(cfg), encoding="utf-8")
         logger.info("run {}: {} samples of {} → {}", settings.name, len(samples), cfg.data.split, run_dir)
         parts = Components(strategy, clients, judges, dataset.config.image_root)
         progress = Progress(total=len(samples))
-        progress = asyncio.run(
-            _run_and_close(samples, parts, store, settings.concurrency, settings.progress)
-        )
-    finally:
-        stored = store.records()
-        records = [stored[s.id] for s in samples if s.id in stored]
-        result: dict[str, Any] = {"complete": len(records) == len(samples), **run_counts(records)}
-        for metric in metrics:
-            result.update(metric.compute(records))
-        result["judges"] = [j.describe() for j in judges]
-        result["provenance"] = _provenance(cfg, dataset)
-        write_run(run_dir, records, result)
-        store.close()
-        if cache:
-            cache.close()
-        _summarise(cfg, result, progress, clients, time.perf_counter() - started)
+        try:
+            asyncio.run(_run_and_close(samples, parts, store, settings, progress))
+        finally:
+            stored = store.records()
+            records = [stored[s.id] for s in samples if s.id in stored]
+            result: dict[str, Any] = {"complete": len(records) == len(samples), **run_counts(records)}
+            for metric in metrics:
+                result.update(metric.compute(records))
+            result["judges"] = [j.describe() for j in judges]
+            result["provenance"] = _provenance(cfg, dataset)
+            write_run(run_dir, records, result)
+            _summarise(cfg, result, progress, clients, time.perf_counter() - started)
     return result
 
 
 async def _run_and_close(
-    samples: Any, parts: Components, store: RunStore, concurrency: int, show: bool
-) -> Progress:
+    samples: list[Sample], parts: Components, store: RunStore, settings: RunSettings, progress: Progress
+) -> None:
     try:
-        return await run_samples(samples, parts, store, concurrency, show)
+        await run_samples(samples, parts, store, settings.concurrency, progress, settings.progress)
     finally:
         for client in {id(c): c for c in parts.clients.values()}.values():
             await client.aclose()
@@ -115,22 +116,21 @@ def _provenance(cfg: DictConfig, dataset: Dataset) -> dict[str, Any]:
 def _summarise(
     cfg: DictConfig,
     result: dict[str, Any],
-    progress: Progress | None,
+    progress: Progress,
     clients: dict[str, ModelClient],
     seconds: float,
 ) -> None:
     distinct = {id(c): c for c in clients.values()}.values()
     made = sum(c.calls_made for c in distinct)
     cached = sum(c.calls_cached for c in distinct)
-    if progress is not None:
-        logger.info(
-            "this invocation: {} answered, {} failed, {} resumed; {} calls made, {} cached; {:.1f}s",
-            progress.answered, progress.failed, progress.skipped, made, cached, seconds,
-        )
+    logger.info(
+        "this invocation: {} answered, {} failed, {} resumed; {} calls made, {} cached; {:.1f}s",
+        progress.answered, progress.failed, progress.skipped, made, cached, seconds,
+    )
     if not result["complete"]:
         logger.warning(
             "stopped with {} of {} samples done; run the same command again to resume",
-            result["n_samples"], progress.total if progress else "?",
+            result["n_samples"], progress.total,
         )
     if "recall" in result:
         label = f"{cfg.model.plugin} / {cfg.strategy.plugin} / {cfg.data.split}"

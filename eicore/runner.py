@@ -81,12 +81,16 @@ async def run_samples(
     parts: Components,
     store: RunStore,
     concurrency: int,
+    progress: Progress,
     show_progress: bool = True,
-) -> Progress:
-    """Answer every sample not yet answered in ``store``, ``concurrency`` at a time."""
+) -> None:
+    """Answer every sample not yet answered in ``store``, ``concurrency`` at a time.
+
+    ``progress`` is updated as samples finish, so it is accurate even after an interrupt.
+    """
     done = store.answered_ids()
     todo = [s for s in samples if s.id not in done]
-    progress = Progress(total=len(samples), skipped=len(samples) - len(todo))
+    progress.skipped = len(samples) - len(todo)
     if progress.skipped:
         logger.info("resuming: {} of {} samples already answered", progress.skipped, len(samples))
     queue = iter(todo)
@@ -114,4 +118,3 @@ async def run_samples(
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo))))))
     finally:
         bar.close()
-    return progress

@@ -27,6 +27,7 @@ class ModelClient:
         self.calls_made = 0
         self.calls_cached = 0
         self._pending: list[tuple[Prompt, asyncio.Future[Completion]]] = []
+        self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._worker: asyncio.Task[None] | None = None
         limit = getattr(model, "max_concurrency", None)
         self._limit: AbstractAsyncContextManager[object] = (
@@ -44,20 +45,47 @@ class ModelClient:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     async def complete(self, prompt: Prompt, round: int = 0) -> tuple[Completion, bool]:
-        """The completion for ``prompt``, and whether it came from the cache."""
-        key = self.key(prompt, round) if self.cache else ""
-        if self.cache and (hit := self.cache.get(key)) is not None:
+        """The completion for ``prompt``, and whether it came from the cache.
+
+        A cacheable prompt already in flight for another sample is not sent again: the second
+        caller waits for the first call's result and counts it as cached.
+        """
+        if self.cache is None:
+            return await self._call(prompt), False
+        key = self.key(prompt, round)
+        if (hit := self.cache.get(key)) is not None:
             self.calls_cached += 1
             return hit, True
+        if key in self._inflight:
+            completion = await asyncio.shield(self._inflight[key])
+            self.calls_cached += 1
+            return completion, True
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            completion = await self._call(prompt)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # marked retrieved: with no waiter it is not an error to report
+            raise
+        finally:
+            del self._inflight[key]
+        future.set_result(completion)
+        if completion.text.strip():
+            self.cache.put(key, completion, self.identity)
+        return completion, False
+
+    async def _call(self, prompt: Prompt) -> Completion:
         if self.model.max_batch_size > 1:
             completion = await self._batched(prompt)
         else:
             async with self._limit:
                 (completion,) = await self.model.generate([prompt])
         self.calls_made += 1
-        if self.cache and completion.text.strip():
-            self.cache.put(key, completion, self.identity)
-        return completion, False
+        return completion
 
     async def _batched(self, prompt: Prompt) -> Completion:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from eicore.config import register_resolvers
+from eicore.config import ConfigError, register_resolvers
 from eicore.data import DataError
 from eicore.plugins import UnknownComponentError, registry
 from eicore.store import StoreError
@@ -20,7 +21,7 @@ commands:
   plugins [--json]     list installed plugins, their distributions and what they registered
 """
 
-CLEAN_ERRORS = (DataError, StoreError, UnknownComponentError)
+CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError)
 """Errors that mean the input or configuration is unusable: one clear line, no traceback."""
 
 register_resolvers()
@@ -33,6 +34,8 @@ def _task(cfg: Any) -> Any:
 
     from eicore.evaluation import evaluate
 
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        _redact_sweep_record(Path(HydraConfig.get().sweep.dir) / "multirun.yaml")
     try:
         return evaluate(cfg)
     except CLEAN_ERRORS as exc:
@@ -40,6 +43,17 @@ def _task(cfg: Any) -> Any:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             return None
         raise SystemExit(2) from None
+
+
+def _redact_sweep_record(path: Path) -> None:
+    """Hydra's sweeper saves the raw config as multirun.yaml: mask secrets in it."""
+    from omegaconf import OmegaConf
+
+    from eicore.redact import redact_tree
+
+    if path.is_file():
+        tree = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        path.write_text(OmegaConf.to_yaml(OmegaConf.create(redact_tree(tree))), encoding="utf-8")
 
 
 def run(argv: list[str]) -> None:

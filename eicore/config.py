@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from eicore.interfaces import RUNTIME_FIELDS
-from eicore.redact import redact_tree
+from eicore.redact import SECRET_FIELD, redact_tree
 
 IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "metrics")
 """The parts of a config that decide a run's results (``run.*`` only decides how it runs)."""
@@ -28,20 +29,32 @@ class RunSettings:
     log_level: str = "INFO"
 
 
+class ConfigError(ValueError):
+    """A configuration that cannot run; raised before any model call."""
+
+
 def run_settings(cfg: DictConfig) -> RunSettings:
     """``cfg.run`` checked against :class:`RunSettings` (unknown keys and bad types fail here)."""
-    given = OmegaConf.to_container(cfg.run, resolve=True) if "run" in cfg else {}
-    merged = OmegaConf.merge(OmegaConf.structured(RunSettings), given)
-    settings = OmegaConf.to_object(merged)
+    try:
+        given = OmegaConf.to_container(cfg.run, resolve=True) if "run" in cfg else {}
+        merged = OmegaConf.merge(OmegaConf.structured(RunSettings), given)
+        settings = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"run: {exc}") from None
     assert isinstance(settings, RunSettings)
     if settings.concurrency < 1:
-        raise ValueError(f"run.concurrency must be at least 1, got {settings.concurrency}")
+        raise ConfigError(f"run.concurrency must be at least 1, got {settings.concurrency}")
     return settings
 
 
 def _drop_runtime(tree: Any) -> Any:
+    """The tree without fields that change how a run goes (or who pays), not its results."""
     if isinstance(tree, dict):
-        return {k: _drop_runtime(v) for k, v in tree.items() if k not in RUNTIME_FIELDS - {"plugin"}}
+        return {
+            k: _drop_runtime(v)
+            for k, v in tree.items()
+            if k not in RUNTIME_FIELDS - {"plugin"} and not SECRET_FIELD.search(str(k))
+        }
     if isinstance(tree, list):
         return [_drop_runtime(v) for v in tree]
     return tree

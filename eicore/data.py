@@ -53,12 +53,15 @@ def emotion_of(image: str) -> str | None:
     return FOLDER_EMOTIONS.get(folder, folder or None)
 
 
-def flags_of(question: str) -> tuple[str, ...]:
+def flags_of(question: str, truth: str) -> tuple[str, ...]:
+    """Defects of one sample's question and raw ground-truth text."""
     flags = []
     if _REFUSAL.search(question):
         flags.append("question-is-refusal")
     if question.rstrip().endswith(("'", '"')):
         flags.append("stray-quote")
+    if any(_NUMBERED.sub("", line).strip() == "" and _NUMBERED.match(line) for line in truth.splitlines()):
+        flags.append("empty-trigger-item")
     return tuple(flags)
 
 
@@ -109,8 +112,8 @@ def load_basic(questions: Path, ground_truth: Path, split: str = "basic") -> lis
         seen.add(image)
         if image not in truth:
             raise DataError(f"{ground_truth}: no ground truth for {image!r} ({where})")
-        triggers = parse_triggers(_string(truth[image], f"{ground_truth}, key {image!r}"))
-        samples.append(_sample(image, split, image, question, triggers, emotion_of(image)))
+        text = _string(truth[image], f"{ground_truth}, key {image!r}")
+        samples.append(_sample(image, split, image, question, text, emotion_of(image), where))
     report_defects(samples, questions)
     return samples
 
@@ -129,18 +132,20 @@ def load_complex(path: Path, split: str = "complex") -> list[Sample]:
             if sample_id in seen:
                 raise DataError(f"{where}: question repeated for {image!r}: {question!r}")
             seen.add(sample_id)
-            triggers = parse_triggers(_string(truth, where))
-            samples.append(_sample(sample_id, split, image, _string(question, where), triggers, None))
+            text = _string(truth, where)
+            question = _string(question, where)
+            samples.append(_sample(sample_id, split, image, question, text, None, where))
     report_defects(samples, path)
     return samples
 
 
 def _sample(
-    id: str, split: str, image: str, question: str, triggers: tuple[str, ...], emotion: str | None
+    id: str, split: str, image: str, question: str, truth: str, emotion: str | None, where: str
 ) -> Sample:
+    triggers = parse_triggers(truth)
     if not triggers:
-        raise DataError(f"{id}: empty trigger list")
-    return Sample(id, split, image, question, triggers, emotion, flags_of(question))
+        raise DataError(f"{where}: empty trigger list for {id!r}")
+    return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth))
 
 
 def report_defects(samples: Sequence[Sample], source: Path) -> None:

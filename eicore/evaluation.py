@@ -14,11 +14,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report
 from eicore.calls import ModelClient
-from eicore.config import RunSettings, config_hash, run_settings, snapshot
+from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
 from eicore.data import select
 from eicore.interfaces import Dataset, Judge, Metric, Strategy
 from eicore.outputs import run_counts, write_run
 from eicore.plugins import registry
+from eicore.redact import redact_tree
 from eicore.runner import Components, Progress, run_samples
 from eicore.store import CallCache, RunStore, cache_home
 from eicore.types import Sample
@@ -37,9 +38,7 @@ def run_dir_of(cfg: DictConfig) -> Path:
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the job ``cfg`` describes; returns its metrics."""
     settings = run_settings(cfg)
-    run_dir = run_dir_of(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    logs.configure(run_dir, settings.log_level)
+    logs.configure(None, settings.log_level)
     started = time.perf_counter()
     reg = registry()
 
@@ -49,17 +48,27 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     judges: list[Judge] = [reg.build("judge", cfg.judge)]
     metrics: list[Metric] = [reg.build("metric", {"plugin": name}) for name in cfg.metrics]
     with contextlib.ExitStack() as closing:
-        store = RunStore(run_dir)
-        closing.callback(store.close)
-        store.check_config(config_hash(cfg))
         cache = None
         if settings.cache:
             cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite")
             closing.callback(cache.close)
         clients = _clients(cfg, strategy, cache)
+        image_root = dataset.config.image_root
+        seeing = [role for role, client in clients.items() if client.accepts_images]
+        if seeing and not image_root:
+            raise ConfigError(
+                f"the {'/'.join(seeing)} model accepts images but data.image_root is not set: "
+                "set it to the folder holding EmoSet-118k/ and CAER-S/"
+            )
+        run_dir = run_dir_of(cfg)
+        store = RunStore(run_dir)
+        closing.callback(store.close)
+        store.check_config(config_hash(cfg))
+        logs.configure(run_dir, settings.log_level)
+        closing.callback(logs.configure, None, settings.log_level)
         (run_dir / "config.yaml").write_text(snapshot(cfg), encoding="utf-8")
         logger.info("run {}: {} samples of {} → {}", settings.name, len(samples), cfg.data.split, run_dir)
-        parts = Components(strategy, clients, judges, dataset.config.image_root)
+        parts = Components(strategy, clients, judges, image_root)
         progress = Progress(total=len(samples))
         try:
             asyncio.run(_run_and_close(samples, parts, store, settings, progress))
@@ -69,7 +78,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             result: dict[str, Any] = {"complete": len(records) == len(samples), **run_counts(records)}
             for metric in metrics:
                 result.update(metric.compute(records))
-            result["judges"] = [j.describe() for j in judges]
+            result["judges"] = [redact_tree(j.describe()) for j in judges]
             result["provenance"] = _provenance(cfg, dataset)
             write_run(run_dir, records, result)
             _summarise(cfg, result, progress, clients, time.perf_counter() - started)

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+from eicore.redact import SECRET_FIELD
 from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, SampleRecord
 
 RUNTIME_FIELDS = frozenset(
@@ -56,7 +57,9 @@ class Model(abc.ABC):
     def identity(self) -> dict[str, Any]:
         """What makes this model's answers what they are: the cache key's model part."""
         fields = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
-        kept = {k: v for k, v in fields.items() if k not in RUNTIME_FIELDS}
+        kept = {
+            k: v for k, v in fields.items() if k not in RUNTIME_FIELDS and not SECRET_FIELD.search(k)
+        }
         return {"plugin": getattr(self.config, "plugin", type(self).__name__), **kept}
 
     @abc.abstractmethod

@@ -79,7 +79,7 @@ def _wanted_distributions() -> set[str] | None:
     raw = os.environ.get("EICORE_LOAD_PLUGINS")
     if raw is None:
         return None
-    return {_normalize(n) for n in raw.split(",") if n.strip()}
+    return {_normalize(n.strip()) for n in raw.split(",") if n.strip()}
 
 
 class Registry:
@@ -145,6 +145,7 @@ class Registry:
                     logger.warning("plugin {!r} skipped: {}", info.name, info.error)
                     for k, n in info.registered:
                         self.components[k].pop(n, None)
+                    info.registered.clear()
 
     def _register_into(self, kind: str, info: PluginInfo) -> Callable[..., None]:
         def register(name: str, factory: Callable[[Any], Any], config_class: type | None = None) -> None:

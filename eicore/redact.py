@@ -8,6 +8,8 @@ from typing import Any
 
 SECRET_ENV = re.compile(r"(API_KEY|_TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
 SECRET_FIELD = re.compile(r"(api_key|token|secret|password)$", re.IGNORECASE)
+SECRET_OVERRIDE = re.compile(r"([^=\s,]*(api_key|token|secret|password))=[^,\s]+", re.IGNORECASE)
+"""A command-line override setting a secret-named field, as Hydra records it (also comma-joined)."""
 MASK = "***"
 
 
@@ -34,5 +36,5 @@ def redact_tree(data: Any) -> Any:
     if isinstance(data, list):
         return [redact_tree(v) for v in data]
     if isinstance(data, str):
-        return redact(data)
+        return SECRET_OVERRIDE.sub(rf"\1={MASK}", redact(data))
     return data

@@ -1,0 +1,153 @@
+"""eicore-echo: deterministic test models (``echo``, ``echo-vision``) and a ``keyword`` judge."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eicore import Completion, Judge, Judgment, Model, Prompt, Sample, hookimpl
+
+WORD = re.compile(r"[A-Za-z]+")
+INTERRUPT_ENV = "ECHO_INTERRUPT_AFTER"
+FAIL_ON_ENV = "ECHO_FAIL_ON"
+"""Test switches read from the environment, not the config: they leave the run's identity alone,
+so the same command run again (without them) resumes the same run."""
+
+
+def key_words(text: str, min_length: int = 5) -> list[str]:
+    """Distinct words of ``min_length`` letters or more, lower-cased, in order of appearance."""
+    return list(dict.fromkeys(w.lower() for w in WORD.findall(text) if len(w) >= min_length))
+
+
+@dataclass
+class EchoConfig:
+    log: str | None = None
+    """Append one JSON line per completed call to this file."""
+    delay: float = 0.0
+    """Seconds each call sleeps before answering (always yields to the event loop once)."""
+    fail_on: list[str] = field(default_factory=list)
+    """A prompt containing any of these substrings makes the call raise (also $ECHO_FAIL_ON,
+    comma-separated)."""
+    temperature: float = 0.0
+    seed: int | None = None
+    interrupt_after: int | None = None
+    """Send SIGINT to this process after that many completed calls (also $ECHO_INTERRUPT_AFTER)."""
+    max_words: int = 40
+    batch_size: int = 1
+    """Prompts per generate call (a runtime field: eicore leaves it out of cache keys)."""
+    api_key: str | None = None
+    """Unused; there so tests can check that eicore writes a secret field nowhere."""
+
+
+class Echo(Model):
+    """Answers with the key words of the last line of the last user turn (the question, for
+    eicore's strategies), as a numbered list."""
+
+    accepts_images = False
+    config: EchoConfig
+
+    def __init__(self, config: EchoConfig) -> None:
+        super().__init__(config)
+        self.completed = 0
+        env = os.environ.get(INTERRUPT_ENV)
+        self.interrupt_after = config.interrupt_after or (int(env) if env else None)
+        extra = [n for n in os.environ.get(FAIL_ON_ENV, "").split(",") if n]
+        self.fail_on = [*config.fail_on, *extra]
+
+    def answer(self, prompt: Prompt) -> str:
+        user = [m for m in prompt.messages if m.role == "user"][-1]
+        lines = [line for line in user.text.splitlines() if line.strip()]
+        words = key_words(lines[-1] if lines else "")[: self.config.max_words]
+        out = [f"{i}. {w}" for i, w in enumerate(words, start=1)]
+        for image in prompt.images:
+            out.append(f"[image {image.media_type} {image.sha256[:12]}]")
+        return "\n".join(out)
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        await asyncio.sleep(self.config.delay)
+        completions = []
+        for prompt in prompts:
+            text = "\n".join(m.text for m in prompt.messages)
+            for needle in self.fail_on:
+                if needle in text:
+                    raise RuntimeError(f"echo: refusing a prompt containing {needle!r}")
+            answer = self.answer(prompt)
+            completions.append(
+                Completion(
+                    answer, input_tokens=len(text.split()), output_tokens=len(answer.split())
+                )
+            )
+        for prompt, completion in zip(prompts, completions):
+            self._log(prompt, completion, batch=len(prompts))
+            self.completed += 1
+            if self.interrupt_after and self.completed >= self.interrupt_after:
+                os.kill(os.getpid(), signal.SIGINT)
+        return completions
+
+    def _log(self, prompt: Prompt, completion: Completion, batch: int) -> None:
+        if not self.config.log:
+            return
+        fingerprint = json.dumps(prompt.fingerprint(), sort_keys=True)
+        line = {
+            "pid": os.getpid(),
+            "model": getattr(self.config, "plugin", "echo"),
+            "prompt_sha256": hashlib.sha256(fingerprint.encode()).hexdigest(),
+            "prompt": prompt.messages[-1].text,
+            "images": [p.media_type for p in prompt.images],
+            "answer": completion.text,
+            "batch": batch,
+        }
+        with open(self.config.log, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
+
+class EchoVision(Echo):
+    """Like ``echo``, and accepts images (their media type and digest appear in the answer)."""
+
+    accepts_images = True
+
+
+@dataclass
+class KeywordConfig:
+    min_length: int = 5
+    api_key: str | None = None
+    """Unused; there so tests can check that eicore writes a secret field nowhere."""
+
+
+class Keyword(Judge):
+    """A trigger is recalled when any of its words of ``min_length``+ letters is in the answer."""
+
+    config: KeywordConfig
+
+    async def judge(self, sample: Sample, answer: str) -> Judgment:
+        said = set(key_words(answer, self.config.min_length))
+        matched = tuple(
+            i
+            for i, trigger in enumerate(sample.triggers)
+            if said & set(key_words(trigger, self.config.min_length))
+        )
+        total = len(sample.triggers)
+        return Judgment(
+            judge=self.name,
+            recalled=len(matched),
+            total=total,
+            raw=f"{{score: {len(matched)}/{total}}}",
+            matched=matched,
+        )
+
+
+@hookimpl
+def eicore_register_models(register):  # type: ignore[no-untyped-def]
+    register("echo", Echo, EchoConfig)
+    register("echo-vision", EchoVision, EchoConfig)
+
+
+@hookimpl
+def eicore_register_judges(register):  # type: ignore[no-untyped-def]
+    register("keyword", Keyword, KeywordConfig)

@@ -114,7 +114,6 @@ def load_basic(questions: Path, ground_truth: Path, split: str = "basic") -> lis
             raise DataError(f"{ground_truth}: no ground truth for {image!r} ({where})")
         text = _string(truth[image], f"{ground_truth}, key {image!r}")
         samples.append(_sample(image, split, image, question, text, emotion_of(image), where))
-    report_defects(samples, questions)
     return samples
 
 
@@ -135,7 +134,6 @@ def load_complex(path: Path, split: str = "complex") -> list[Sample]:
             text = _string(truth, where)
             question = _string(question, where)
             samples.append(_sample(sample_id, split, image, question, text, None, where))
-    report_defects(samples, path)
     return samples
 
 
@@ -148,11 +146,11 @@ def _sample(
     return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth))
 
 
-def report_defects(samples: Sequence[Sample], source: Path) -> None:
+def report_defects(samples: Sequence[Sample]) -> None:
     """One warning naming the flagged samples: defects are surfaced, never silently fixed."""
     flagged = [f"{s.id} ({', '.join(s.flags)})" for s in samples if s.flags]
     if flagged:
-        logger.warning("{}: {} questions flagged: {}", source.name, len(flagged), "; ".join(flagged))
+        logger.warning("{} samples flagged as data defects: {}", len(flagged), "; ".join(flagged))
 
 
 def select(samples: Sequence[Sample], config: DataConfig) -> list[Sample]:

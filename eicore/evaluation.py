@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from eicore import logs, report
 from eicore.calls import ModelClient
 from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
-from eicore.data import select
+from eicore.data import report_defects, select
 from eicore.interfaces import Dataset, Judge, Metric, Strategy
 from eicore.outputs import run_counts, write_run
 from eicore.plugins import registry
@@ -44,6 +44,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     dataset: Dataset = reg.build("dataset", cfg.data)
     samples = select(dataset.load(), dataset.config)
+    report_defects(samples)
     strategy: Strategy = reg.build("strategy", cfg.strategy)
     judges: list[Judge] = [reg.build("judge", cfg.judge)]
     metrics: list[Metric] = [reg.build("metric", {"plugin": name}) for name in cfg.metrics]

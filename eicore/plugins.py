@@ -177,7 +177,9 @@ class Registry:
 
         name = config.plugin if not isinstance(config, dict) else config["plugin"]
         reg = self.get(kind, name)
-        if isinstance(config, (DictConfig, dict)):
+        if isinstance(config, DictConfig):  # resolved while it has its root: ${data} and the like
+            config = OmegaConf.to_container(config, resolve=True)
+        if isinstance(config, dict):
             node = OmegaConf.merge(OmegaConf.structured(config_node_class(reg)), config)
             config = OmegaConf.to_object(node)
         return reg.factory(config)

@@ -21,6 +21,7 @@ from eicore.data import (
     DataConfig,
     DataError,
     load_basic,
+    report_defects,
     load_complex,
     parse_shard,
     parse_triggers,
@@ -138,8 +139,8 @@ def test_known_defects_are_flagged_not_fixed(
     assert {i for i, f in flagged.items() if "stray-quote" in f} == quoted
     for image in quoted:
         assert by_id[image].question == raw[image]  # surfaced, never silently fixed
-    # and the loader says so, naming the samples
-    load_basic(eibench_dir / "user.jsonl", eibench_dir / "basic_ground_truth.json")
+    # and a run says so, naming the samples
+    report_defects(basic)
     report = "\n".join(logged)
     assert "CAER-S/train/Angry/1074.png" in report and all(image in report for image in quoted)
 

@@ -1,0 +1,138 @@
+"""The ``semantic`` judge: a trigger is recalled when some unit of the answer is close to it.
+
+Offline and deterministic: the answer is cut into units (sentences, and their comma clauses),
+triggers and units are embedded with all-MiniLM-L6-v2, and a trigger counts as recalled when
+its best unit's cosine reaches the threshold. ``docs/judges.md`` gives the threshold's
+calibration. It approximates the paper's LLM judge; it is not that judge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from eicore import Judge, Judgment, Sample
+from eicore_metrics.embeddings import model_version, shared_encoder
+
+DEFAULT_THRESHOLD = 0.62
+"""The 99th percentile of the different-emotion null (0.61–0.63 over seeds), so about 1 in 100
+triggers is matched by an unrelated trigger list: calibration/null_threshold.py, docs/judges.md."""
+
+_ABBREVIATIONS = ("e.g.", "i.e.", "Mr.", "Mrs.", "Ms.", "Dr.", "vs.")
+_SENTENCES = re.compile(
+    r"\n+|;|" + "".join(f"(?<!\\b{re.escape(a)})" for a in _ABBREVIATIONS) + r"(?<=[.!?])\s+"
+)
+_CLAUSES = re.compile(r"(?<!\d),|,(?!\d)")
+_LEADING_MARKS = re.compile(r"^(?:[-*+•·>#]+\s*|\(?\d+\s*[.):](?=\s|$)\s*)+")
+_INLINE_MARKS = re.compile(r"\*\*|__|`")
+_EDGE_PUNCTUATION = " \t\"'“”‘’()[]{}:,.;!?-–—"
+
+
+@dataclass
+class SemanticJudgeConfig:
+    threshold: float = DEFAULT_THRESHOLD
+    """Cosine at or above which an answer unit recalls a ground-truth trigger."""
+
+
+def strip_marks(text: str) -> str:
+    """Text without list numbering, bullets, markdown emphasis and edge punctuation."""
+    text = _INLINE_MARKS.sub("", text).strip()
+    return _LEADING_MARKS.sub("", text).strip(_EDGE_PUNCTUATION)
+
+
+def answer_units(answer: str) -> list[str]:
+    """Sentences of the answer and their comma clauses, list marks and markdown stripped.
+
+    Lines, sentence ends and semicolons separate sentences; full sentences are kept beside
+    their clauses. Units without a letter are dropped; each unit appears once.
+    """
+    units: list[str] = []
+    for piece in _SENTENCES.split(answer):
+        sentence = strip_marks(piece)
+        clauses = [strip_marks(c) for c in _CLAUSES.split(sentence)]
+        units.append(sentence)
+        if len(clauses) > 1:
+            units.extend(clauses)
+    return list(dict.fromkeys(u for u in units if any(ch.isalpha() for ch in u)))
+
+
+@dataclass(frozen=True)
+class Match:
+    """A trigger's best answer unit and their cosine."""
+
+    trigger: str
+    unit: str
+    cosine: float
+
+
+def best_matches(triggers: Sequence[str], units: Sequence[str]) -> list[Match]:
+    """For each trigger, the unit with the highest cosine (blocking: embeds with the encoder).
+
+    Triggers are compared without their marks (:func:`strip_marks`), as units are.
+    """
+    encoder = shared_encoder()
+    vectors = encoder.encode([strip_marks(t) for t in triggers]), encoder.encode(units)
+    # einsum, not @: BLAS's own threads, started from many worker threads, spin against
+    # torch's; on 2 cores the default run took 71 s with @ and 30 s with einsum
+    similarity = np.einsum("td,ud->tu", *vectors)
+    best = similarity.argmax(axis=1)
+    return [
+        Match(trigger, units[j], float(similarity[i, j]))
+        for i, (trigger, j) in enumerate(zip(triggers, best))
+    ]
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def explain(matches: Sequence[Match], threshold: float) -> str:
+    """One line per trigger: recalled or not, the cosine, the trigger and its best unit."""
+    return "\n".join(
+        f"[{'x' if m.cosine >= threshold else ' '}] {m.cosine:.2f} {_shorten(m.trigger)}"
+        f" ~ {_shorten(m.unit)!r}"
+        for m in matches
+    )
+
+
+class SemanticJudge(Judge):
+    """Embedding-similarity recall; see :func:`answer_units` for how answers are cut."""
+
+    config: SemanticJudgeConfig
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.config, "plugin", "semantic"))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self.config),
+            "plugin": self.name,
+            "embedding_model": model_version(),
+            "units": "sentences and comma clauses of the answer",
+        }
+
+    async def judge(self, sample: Sample, answer: str) -> Judgment:
+        return await asyncio.to_thread(self.judge_text, sample.triggers, answer)
+
+    def judge_text(self, triggers: Sequence[str], answer: str) -> Judgment:
+        """The judgment of ``answer`` against ``triggers`` (blocking)."""
+        units = answer_units(answer)
+        if not units:
+            return Judgment(self.name, 0, len(triggers), "ok", "no usable text in the answer")
+        matches = best_matches(triggers, units)
+        matched = tuple(i for i, m in enumerate(matches) if m.cosine >= self.config.threshold)
+        return Judgment(
+            judge=self.name,
+            recalled=len(matched),
+            total=len(triggers),
+            status="ok",
+            raw=explain(matches, self.config.threshold),
+            matched=matched,
+        )

@@ -18,6 +18,10 @@ USAGE = """usage: eicore <command> [args]
 commands:
   run [overrides...]   evaluate: `eicore run model=<name> strategy=<name> data.split=basic|complex`
                        (Hydra syntax; `-m` sweeps comma-separated values; `--cfg job` prints the config)
+  annotate [overrides...]
+                       CFSA ground truth for new images: `eicore annotate model=<vlm>
+                       data.image_root=<folder>` writes user.jsonl, basic_ground_truth.json and
+                       cfsa_review.jsonl (the full trace per image) for human review
   plugins [--json]     list installed plugins, their distributions and what they registered
 """
 
@@ -56,13 +60,21 @@ def _redact_sweep_record(path: Path) -> None:
         path.write_text(OmegaConf.to_yaml(OmegaConf.create(redact_tree(tree))), encoding="utf-8")
 
 
-def run(argv: list[str]) -> None:
+def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     import hydra
 
     registry().store_configs()
-    main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name="config")(_task)
-    sys.argv = ["eicore run", *argv]
-    main()
+    main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
+    sys.argv = [f"eicore {command}", *argv]
+    main(_task)()
+
+
+def run(argv: list[str]) -> None:
+    _hydra("run", "config", argv)
+
+
+def annotate(argv: list[str]) -> None:
+    _hydra("annotate", "annotate", argv)
 
 
 def plugins(argv: list[str]) -> None:
@@ -86,7 +98,7 @@ def main() -> None:
         print(USAGE)
         return
     command, rest = args[0], args[1:]
-    commands = {"run": run, "plugins": plugins}
+    commands = {"run": run, "annotate": annotate, "plugins": plugins}
     if command not in commands:
         print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)

@@ -65,8 +65,11 @@ def flags_of(question: str, truth: str) -> tuple[str, ...]:
     return tuple(flags)
 
 
-def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """Objects of a JSONL file with their 1-based line numbers; blank lines are skipped."""
+def read_jsonl(path: Path, single_key: bool = True) -> list[tuple[int, dict[str, Any]]]:
+    """Objects of a JSONL file with their 1-based line numbers; blank lines are skipped.
+
+    ``single_key``: every object must be EIBench's ``{key: value}`` shape.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -79,8 +82,9 @@ def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}, line {number}: malformed JSON ({exc.msg})") from None
-        if not isinstance(obj, dict) or len(obj) != 1:
-            raise DataError(f"{path}, line {number}: expected one {{key: value}} object")
+        if not isinstance(obj, dict) or (single_key and len(obj) != 1):
+            expected = "one {key: value} object" if single_key else "a JSON object"
+            raise DataError(f"{path}, line {number}: expected {expected}")
         rows.append((number, obj))
     if not rows:
         raise DataError(f"{path}: no samples in file")

@@ -46,7 +46,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     samples = select(dataset.load(), dataset.config)
     report_defects(samples)
     strategy: Strategy = reg.build("strategy", cfg.strategy)
-    judges: list[Judge] = [reg.build("judge", cfg.judge)]
+    judges: list[Judge] = [reg.build("judge", cfg.judge)] if cfg.get("judge") else []
     metrics: list[Metric] = [reg.build("metric", {"plugin": name}) for name in cfg.metrics]
     with contextlib.ExitStack() as closing:
         cache = None
@@ -55,11 +55,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             closing.callback(cache.close)
         clients = _clients(cfg, strategy, cache)
         image_root = dataset.config.image_root
-        seeing = [role for role, client in clients.items() if client.accepts_images]
-        if seeing and not image_root:
+        if strategy.needs_image(clients) and not image_root:
+            seeing = [role for role, client in clients.items() if client.accepts_images]
             raise ConfigError(
                 f"the {'/'.join(seeing)} model accepts images but data.image_root is not set: "
-                "set it to the folder holding EmoSet-118k/ and CAER-S/"
+                "set it to the folder holding the images"
             )
         run_dir = run_dir_of(cfg)
         store = RunStore(run_dir)
@@ -68,7 +68,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         logs.configure(run_dir, settings.log_level)
         closing.callback(logs.configure, None, settings.log_level)
         (run_dir / "config.yaml").write_text(snapshot(cfg), encoding="utf-8")
-        logger.info("run {}: {} samples of {} → {}", settings.name, len(samples), cfg.data.split, run_dir)
+        logger.info("run {}: {} samples → {}", settings.name, len(samples), run_dir)
         parts = Components(strategy, clients, judges, image_root)
         progress = Progress(total=len(samples))
         try:
@@ -79,9 +79,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             result: dict[str, Any] = {"complete": len(records) == len(samples), **run_counts(records)}
             for metric in metrics:
                 result.update(metric.compute(records))
+            result["strategy"] = redact_tree(strategy.describe())
             result["judges"] = [redact_tree(j.describe()) for j in judges]
             result["provenance"] = _provenance(cfg, dataset)
-            write_run(run_dir, records, result)
+            write_run(run_dir, records, result, strategy.artifacts(records))
             _summarise(cfg, result, progress, clients, time.perf_counter() - started)
     return result
 
@@ -143,7 +144,7 @@ def _summarise(
             result["n_samples"], progress.total,
         )
     if "recall" in result:
-        label = f"{cfg.model.plugin} / {cfg.strategy.plugin} / {cfg.data.split}"
+        label = f"{cfg.model.plugin} / {cfg.strategy.plugin} / {OmegaConf.select(cfg, 'data.split')}"
         print(report.table([(label, result["recall"])]))
     if result["n_failed"]:
         logger.warning("{} samples failed: {}", result["n_failed"], result["errors"])

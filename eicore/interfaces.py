@@ -39,7 +39,8 @@ class Model(abc.ABC):
     (``asyncio.to_thread``) so the run's other samples keep moving.
     """
 
-    accepts_images: ClassVar[bool] = False
+    accepts_images: bool = False
+    """Whether prompts may carry images; a plugin may set it per instance from its config."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
@@ -84,6 +85,19 @@ class Strategy(abc.ABC):
 
     def __init__(self, config: Any) -> None:
         self.config = config
+
+    def describe(self) -> dict[str, Any]:
+        """The strategy's settings as recorded in metrics.json."""
+        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+
+    def needs_image(self, models: Mapping[str, ModelRole]) -> bool:
+        """Whether the sample's image must be read; by default when any role accepts images."""
+        return any(m.accepts_images for m in models.values())
+
+    def artifacts(self, records: Sequence[SampleRecord]) -> dict[str, Any]:
+        """Extra files for the run directory, built from the records: ``name.jsonl`` → a list
+        of rows, ``name.json`` → one JSON value."""
+        return {}
 
     @abc.abstractmethod
     async def answer(

@@ -38,8 +38,14 @@ def run_counts(records: Sequence[SampleRecord]) -> dict[str, Any]:
     }
 
 
-def write_run(run_dir: Path, records: Sequence[SampleRecord], metrics: dict[str, Any]) -> None:
-    """predictions.jsonl (EIBench's output shape), records.jsonl and metrics.json."""
+def write_run(
+    run_dir: Path,
+    records: Sequence[SampleRecord],
+    metrics: dict[str, Any],
+    artifacts: dict[str, Any],
+) -> None:
+    """predictions.jsonl (EIBench's output shape), records.jsonl, metrics.json, and the
+    strategy's own files (e.g. captions.jsonl)."""
     predictions = [
         {r.sample.image: r.response.text}
         for r in records
@@ -48,3 +54,9 @@ def write_run(run_dir: Path, records: Sequence[SampleRecord], metrics: dict[str,
     write_jsonl(run_dir / "predictions.jsonl", predictions)
     write_jsonl(run_dir / "records.jsonl", [record_to_dict(r) for r in records])
     dump_json(run_dir / "metrics.json", metrics)
+    for name, content in artifacts.items():
+        path = run_dir / Path(name).name
+        if path.suffix == ".jsonl":
+            write_jsonl(path, content)
+        else:
+            dump_json(path, content)

@@ -44,7 +44,7 @@ GROUPS: dict[str, str] = {
 }
 """Component kind → its Hydra config group."""
 
-BUILTIN_PLUGINS = ("eicore.eibench",)
+BUILTIN_PLUGINS = ("eicore.eibench", "eicore.folder")
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
     trace: list[Call] = []
     handles = {role: RoleHandle(client, role, trace) for role, client in parts.clients.items()}
     try:
-        needs_image = any(h.accepts_images for h in handles.values())
-        image = images.read(parts.image_root, sample.image) if needs_image else None
+        needed = parts.strategy.needs_image(handles)
+        image = images.read(parts.image_root, sample.image) if needed else None
         text = await parts.strategy.answer(sample, image, handles)
         if not text.strip():
             raise EmptyAnswerError("the final answer is empty")

@@ -17,7 +17,12 @@ from eicore_test_support import (
     read_jsonl,
 )
 
-ECHO_REGISTERED = [["model", "echo"], ["model", "echo-vision"], ["judge", "keyword"]]
+ECHO_REGISTERED = [
+    ["model", "echo"],
+    ["model", "echo-vision"],
+    ["model", "scripted"],
+    ["judge", "keyword"],
+]
 
 
 def by_name(listing: list[dict]) -> dict[str, dict]:
@@ -67,19 +72,22 @@ def test_plugins_json_parses_and_names_distribution_version_and_registrations(cl
     assert builtin["distribution"] == "eicore" and builtin["registered"] == [["dataset", "eibench"]]
 
 
-def test_load_plugins_empty_loads_only_the_builtin_dataset(cli: CLI) -> None:
+BUILTIN = ["eicore.eibench", "eicore.folder"]
+
+
+def test_load_plugins_empty_loads_only_the_builtin_datasets(cli: CLI) -> None:
     env = {"EICORE_LOAD_PLUGINS": ""}
     listing = cli("plugins", "--json", env=env).json()
-    assert [p["name"] for p in listing] == ["eicore.eibench"]
-    assert listing[0]["registered"] == [["dataset", "eibench"]]
+    assert [p["name"] for p in listing] == BUILTIN
+    assert [p["registered"] for p in listing] == [[["dataset", "eibench"]], [["dataset", "images"]]]
     text = cli("plugins", env=env).stdout
-    assert list(text_blocks(text)) == ["eicore.eibench"], text
+    assert list(text_blocks(text)) == BUILTIN, text
 
 
 def test_load_plugins_narrows_to_named_distributions(cli: CLI) -> None:
     # distribution names are compared normalised: eicore_echo == eicore-echo == EICORE.ECHO
     listing = cli("plugins", "--json", env={"EICORE_LOAD_PLUGINS": "EICORE_Echo"}).json()
-    assert sorted(p["name"] for p in listing) == ["echo", "eicore.eibench"]
+    assert sorted(p["name"] for p in listing) == ["echo", *BUILTIN]
     assert all(p["error"] is None for p in listing)
 
 
@@ -88,7 +96,7 @@ def test_load_plugins_ignores_spaces_around_names(cli: CLI) -> None:
     listing = cli(
         "plugins", "--json", env={"EICORE_LOAD_PLUGINS": "eicore-metrics, eicore-echo "}
     ).json()
-    assert sorted(p["name"] for p in listing) == ["echo", "eicore.eibench", "metrics"]
+    assert sorted(p["name"] for p in listing) == ["echo", *BUILTIN, "metrics"]
 
 
 def test_narrowed_plugins_still_compose_a_run(cli: CLI, eibench_dir: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""eicore-echo: deterministic test models (``echo``, ``echo-vision``) and a ``keyword`` judge."""
+"""eicore-echo: deterministic test models (``echo``, ``echo-vision``, ``scripted``) and a ``keyword`` judge."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eicore import Completion, Judge, Judgment, Model, Prompt, Sample, hookimpl
+from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 
 WORD = re.compile(r"[A-Za-z]+")
 INTERRUPT_ENV = "ECHO_INTERRUPT_AFTER"
@@ -146,6 +147,7 @@ class Keyword(Judge):
 def eicore_register_models(register):  # type: ignore[no-untyped-def]
     register("echo", Echo, EchoConfig)
     register("echo-vision", EchoVision, EchoConfig)
+    register("scripted", ScriptedModel, ScriptedConfig)
 
 
 @hookimpl

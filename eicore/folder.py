@@ -61,10 +61,17 @@ class Images(Dataset):
 
     def _from_jsonl(self, path: Path) -> list[tuple[str, str | None, str | None]]:
         rows = []
+        seen: dict[str, int] = {}
         for number, row in read_jsonl(path, single_key=False):
             image = row.get("image")
             if not isinstance(image, str) or not image:
                 raise DataError(f"{path}, line {number}: needs an \"image\" path")
+            if image in seen:
+                raise DataError(
+                    f"{path}, line {number}: image {image!r} is already on line {seen[image]}; "
+                    "annotations hold one question per image (the shape of user.jsonl)"
+                )
+            seen[image] = number
             rows.append((image, row.get("question"), row.get("emotion") or emotion_of(image)))
         return rows
 

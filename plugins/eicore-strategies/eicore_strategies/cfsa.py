@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eicore import ImagePart, ModelRole, Sample, SampleRecord, Strategy
-from eicore.data import parse_triggers
 from eicore_strategies.turns import ask, numbered
 
 ENRICH, GROUND, GENERAL, POSE, SCENARIO, SUMMARY = 1, 2, 3, 4, 5, 6
@@ -78,11 +77,17 @@ class Steps:
     summary: str
 
 
-def posed_questions(reply: str, count: int) -> list[str]:
-    """Up to ``count`` questions from a numbered or bulleted list (plain lines if none is)."""
+def listed_items(reply: str) -> list[str]:
+    """The items of a numbered or bulleted list in ``reply`` (its plain lines if it has none);
+    a preamble such as "Here are the triggers:" is not an item."""
     lines = [line.strip() for line in reply.splitlines() if line.strip()]
     listed = [m[1].strip() for line in lines if (m := _LISTED.match(line))]
-    return (listed or lines)[:count]
+    return listed or lines
+
+
+def posed_questions(reply: str, count: int) -> list[str]:
+    """Up to ``count`` questions from the VLM's list."""
+    return listed_items(reply)[:count]
 
 
 def facts(pairs: Sequence[tuple[str, str]]) -> str:
@@ -99,6 +104,10 @@ class CFSA(Strategy):
             "note": "EIBench's ground truth was made with CFSA: scores are not comparable with "
             "other strategies' without that caveat",
         }
+
+    def needs_image(self, models: Mapping[str, ModelRole]) -> bool:
+        """Only the answerer (the VLM) is shown the image."""
+        return models["answerer"].accepts_images
 
     async def answer(
         self, sample: Sample, image: ImagePart | None, models: Mapping[str, ModelRole]
@@ -121,7 +130,7 @@ class CFSA(Strategy):
             models["summarizer"], c.summary_prompt.format(grounded=grounded, facts=facts(known)),
             round=SUMMARY,
         )
-        return numbered(list(parse_triggers(summary)))
+        return numbered(listed_items(summary))
 
     def steps(self, record: SampleRecord) -> Steps | None:
         """The phases of one answered record, read back from its trace."""

@@ -6,7 +6,12 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 
-PLUGINS = ["plugins/eicore-strategies", "plugins/eicore-metrics", "plugins/eicore-baselines"]
+PLUGINS = [
+    "plugins/eicore-strategies",
+    "plugins/eicore-metrics",
+    "plugins/eicore-baselines",
+    "plugins/eicore-hf",
+]
 OFFLINE = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",

@@ -1,0 +1,13 @@
+"""eicore-hf: local transformers models (``model=hf``), registered through the entry point.
+
+Importing this module imports neither torch nor transformers: they load when a model is built.
+"""
+
+from eicore import hookimpl
+from eicore_hf.config import HFConfig
+from eicore_hf.model import hf_model
+
+
+@hookimpl
+def eicore_register_models(register):  # type: ignore[no-untyped-def]
+    register("hf", hf_model, HFConfig)

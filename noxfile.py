@@ -23,7 +23,7 @@ TORCH = "torch==2.13.0"  # the CPU build; an unpinned torch pulls a multi-GB CUD
 def install(session: nox.Session) -> None:
     session.install(TORCH)
     editable = [arg for path in [".", *PLUGINS] for arg in ("-e", path)]
-    session.install(*editable, "pytest>=8")
+    session.install(*editable, "pytest>=8", "scipy", "scikit-learn")  # reference statistics
 
 
 @nox.session

@@ -1,8 +1,10 @@
-"""The ``eicore`` command: ``run`` (Hydra overrides, ``-m`` for sweeps) and ``plugins``."""
+"""The ``eicore`` command: ``run`` (Hydra overrides, ``-m`` for sweeps), ``annotate``, ``score``,
+``compare``, ``calibrate`` and ``plugins``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -22,6 +24,19 @@ commands:
                        CFSA ground truth for new images: `eicore annotate model=<vlm>
                        data.image_root=<folder>` writes user.jsonl, basic_ground_truth.json and
                        cfsa_review.jsonl (the full trace per image) for human review
+  score <run dir> [overrides...]
+                       judge a run's stored answers again, without calling its model: with
+                       `judge=<name>` / `+judge@judges.<name>=<judge>`, else with the run's judges;
+                       writes <run dir>/scores/<judges>__<hash>/
+  score --predictions <file> --split basic|complex [--data-root <dir>] [--out <dir>] judge=<name>
+                       judge answers made elsewhere, in EIBench's output shape
+                       (`{"<image path>": "<answer>"}` per line; complex: the data's line order)
+  compare <run A> <run B> [--judge <name>] [--resamples N] [--seed S] [--json]
+                       recall of A minus B on the samples both scored: paired bootstrap CI and
+                       p-value, overall and per emotion (needs eicore-metrics)
+  calibrate <run dir> --reference <judge> --name <preset> [--limit N] [--json]
+                       fit the semantic judge's threshold to a reference judge's scores in the run;
+                       saves it as `judge=<preset>` (needs eicore-metrics)
   plugins [--json]     list installed plugins, their distributions and what they registered
 """
 
@@ -77,6 +92,113 @@ def annotate(argv: list[str]) -> None:
     _hydra("annotate", "annotate", argv)
 
 
+def score(argv: list[str]) -> None:
+    from eicore import logs, scoring
+    from eicore.config import run_settings
+
+    parser = argparse.ArgumentParser(
+        prog="eicore score", usage="eicore score (<run dir> | --predictions <file>) [overrides...]"
+    )
+    parser.add_argument("--predictions", type=Path, help="an EIBench-shaped predictions file")
+    parser.add_argument("--split", choices=("basic", "complex"), help="the predictions' split")
+    parser.add_argument("--data-root", help="folder of the EIBench files (default: data.root)")
+    parser.add_argument("--out", type=Path, help="where results go (predictions only)")
+    args, rest = parser.parse_known_args(argv)
+    run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
+    overrides = [a for a in rest if Path(a) not in run_dirs]
+    if len(run_dirs) + (args.predictions is not None) != 1:
+        parser.error("give either one run directory or --predictions <file>")
+    run_dir = run_dirs[0] if run_dirs else None
+    if args.predictions is not None and args.split is None:
+        parser.error("--predictions needs --split basic|complex")
+    if args.predictions is not None:
+        overrides = [f"data.split={args.split}", *overrides]
+        if args.data_root:
+            overrides.append(f"data.root={args.data_root}")
+    try:
+        cfg = scoring.compose(overrides)
+        logs.configure(None, run_settings(cfg).log_level)
+        if run_dir is not None:
+            out, result = scoring.score_run(run_dir, cfg)
+        else:
+            out, result = scoring.score_predictions(args.predictions, cfg, args.out)
+    except CLEAN_ERRORS as exc:
+        print(f"eicore score: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(scoring.summary(result, str(out)))
+
+
+def compare(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="eicore compare")
+    parser.add_argument("run_a", type=Path)
+    parser.add_argument("run_b", type=Path)
+    parser.add_argument("--judge", help="whose scores to compare (default: A's first judge)")
+    parser.add_argument("--resamples", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--level", type=float, default=0.95)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    try:
+        from eicore_metrics.comparison import compare_runs, comparison_table
+        from eicore_metrics.statistics import Bootstrap
+    except ImportError:
+        print("eicore compare: needs the eicore-metrics plugin installed", file=sys.stderr)
+        raise SystemExit(2) from None
+    boot = Bootstrap(args.resamples, args.seed, args.level)
+    try:
+        result = compare_runs(args.run_a, args.run_b, args.judge, boot)
+    except (OSError, ValueError) as exc:
+        print(f"eicore compare: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(json.dumps(result, indent=2) if args.json else comparison_table(result))
+
+
+def calibrate(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="eicore calibrate")
+    parser.add_argument("run_dir", type=Path, help="a run (or re-score) with the reference judge")
+    parser.add_argument("--reference", required=True, help="the judge to agree with")
+    parser.add_argument("--name", required=True, help="the preset's judge name")
+    parser.add_argument("--limit", type=int, help="use only the first N reference-scored samples")
+    parser.add_argument("--grid", default="0.30:0.90:0.005", help="thresholds: start:stop:step")
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    args = parser.parse_args(argv)
+    try:
+        from eicore_metrics.calibration import calibrate as fit
+        from eicore_metrics.calibration import parse_grid, save_preset
+        from eicore_metrics.comparison import load_records
+        from eicore_metrics.statistics import Bootstrap
+    except ImportError:
+        print("eicore calibrate: needs the eicore-metrics plugin installed", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        grid = parse_grid(args.grid)
+        records = load_records(args.run_dir)
+        boot = Bootstrap(args.resamples, args.seed)
+        result = fit(records, args.reference, str(args.run_dir), grid, boot, args.limit)
+    except (OSError, ValueError) as exc:
+        print(f"eicore calibrate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    path = save_preset(args.name, result)
+    if args.json:
+        print(json.dumps({"preset": str(path), **dataclasses.asdict(result)}, indent=2))
+        return
+    a = {k: "—" if v is None else f"{v:.3f}" for k, v in result.agreement.items()}
+    lo, hi = result.mad_ci or (float("nan"), float("nan"))
+    print(
+        f"threshold {result.threshold:.3f} fitted on {result.n} samples scored by "
+        f"{result.reference!r}\n"
+        f"mean recall: reference {100 * result.mean_reference:.2f}, "
+        f"semantic {100 * result.mean_semantic:.2f}\n"
+        f"mean |difference| {100 * result.agreement['mean_abs_diff']:.2f} "
+        f"(95% CI {100 * lo:.2f}-{100 * hi:.2f}; "
+        f"{100 * result.default_mad:.2f} at the default threshold); "
+        f"pearson {a['pearson']}, spearman {a['spearman']}, kappa {a['kappa']}\n"
+        f"saved {path}: use it with `judge={args.name}`"
+    )
+
+
 def plugins(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="eicore plugins")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -98,7 +220,14 @@ def main() -> None:
         print(USAGE)
         return
     command, rest = args[0], args[1:]
-    commands = {"run": run, "annotate": annotate, "plugins": plugins}
+    commands = {
+        "run": run,
+        "annotate": annotate,
+        "score": score,
+        "compare": compare,
+        "calibrate": calibrate,
+        "plugins": plugins,
+    }
     if command not in commands:
         print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)

@@ -13,7 +13,7 @@ from omegaconf.errors import OmegaConfBaseException
 from eicore.interfaces import RUNTIME_FIELDS
 from eicore.redact import SECRET_FIELD, redact_tree
 
-IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "metrics")
+IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "judges", "metrics")
 """The parts of a config that decide a run's results (``run.*`` only decides how it runs)."""
 
 

@@ -16,7 +16,9 @@ from eicore import logs, report
 from eicore.calls import ModelClient
 from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
 from eicore.data import report_defects, select
-from eicore.interfaces import Dataset, Judge, Metric, Strategy
+from eicore.interfaces import Dataset, Metric, Strategy
+from eicore.judging import build_judges, describe_judges
+from eicore.judgments import judgment_files
 from eicore.outputs import run_counts, write_run
 from eicore.plugins import registry
 from eicore.redact import redact_tree
@@ -46,13 +48,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     samples = select(dataset.load(), dataset.config)
     report_defects(samples)
     strategy: Strategy = reg.build("strategy", cfg.strategy)
-    judges: list[Judge] = [reg.build("judge", cfg.judge)] if cfg.get("judge") else []
-    metrics: list[Metric] = [reg.build("metric", {"plugin": name}) for name in cfg.metrics]
+    metrics = build_metrics(cfg)
     with contextlib.ExitStack() as closing:
         cache = None
         if settings.cache:
             cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite")
             closing.callback(cache.close)
+        judges = build_judges(cfg, cache)
         clients = _clients(cfg, strategy, cache)
         image_root = dataset.config.image_root
         if strategy.needs_image(clients) and not image_root:
@@ -80,9 +82,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             for metric in metrics:
                 result.update(metric.compute(records))
             result["strategy"] = redact_tree(strategy.describe())
-            result["judges"] = [redact_tree(j.describe()) for j in judges]
+            result["judges"] = describe_judges(judges)
             result["provenance"] = _provenance(cfg, dataset)
-            write_run(run_dir, records, result, strategy.artifacts(records))
+            files = {**strategy.artifacts(records), **judgment_files(records)}
+            write_run(run_dir, records, result, files)
             _summarise(cfg, result, progress, clients, time.perf_counter() - started)
     return result
 
@@ -112,6 +115,15 @@ def _clients(cfg: DictConfig, strategy: Strategy, cache: CallCache | None) -> di
             by_config[key] = ModelClient(reg.build("model", node), cache)
         clients[role] = by_config[key]
     return clients
+
+
+def build_metrics(cfg: DictConfig) -> list[Metric]:
+    """The metrics ``cfg.metrics`` names, with their settings from ``metric_options.<name>``."""
+    options = cfg.get("metric_options") or {}
+    return [
+        registry().build("metric", {"plugin": name, **options.get(name, {})})
+        for name in cfg.metrics
+    ]
 
 
 def _provenance(cfg: DictConfig, dataset: Dataset) -> dict[str, Any]:
@@ -145,6 +157,6 @@ def _summarise(
         )
     if "recall" in result:
         label = f"{cfg.model.plugin} / {cfg.strategy.plugin} / {OmegaConf.select(cfg, 'data.split')}"
-        print(report.table([(label, result["recall"])]))
+        print(report.run_table(label, result, progress.total))
     if result["n_failed"]:
         logger.warning("{} samples failed: {}", result["n_failed"], result["errors"])

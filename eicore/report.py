@@ -1,7 +1,8 @@
-"""Tables of a run's recall, in the shape of the paper's tables."""
+"""Tables of a run's recall, in the shape of the paper's tables (one cell per judge: "A / B")."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eicore.types import EMOTIONS
@@ -19,9 +20,19 @@ def recall_row(recall: dict[str, Any]) -> list[str]:
     return cells + [_pct(recall.get("overall")), _pct(recall.get("macro"))]
 
 
-def table(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    """A Markdown table: one row per (label, recall dict), values ×100 with two decimals."""
-    body = [[label, *recall_row(recall)] for label, recall in rows]
+def judged_row(recalls: Sequence[dict[str, Any]]) -> list[str]:
+    """One row of cells, each the judges' values side by side: ``"54.37 / 52.20"`` (``—`` alone
+    when no judge has a value)."""
+    columns = zip(*(recall_row(r) for r in recalls))
+    return [" / ".join(v) if set(v) != {_pct(None)} else _pct(None) for v in columns]
+
+
+def table(rows: Sequence[tuple[str, dict[str, Any] | Sequence[dict[str, Any]]]]) -> str:
+    """A Markdown table: one row per (label, recall dict or one recall dict per judge), values
+    ×100 with two decimals."""
+    body = [
+        [label, *(recall_row(r) if isinstance(r, Mapping) else judged_row(r))] for label, r in rows
+    ]
     header = ["Run", *COLUMNS]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
 
@@ -30,3 +41,24 @@ def table(rows: list[tuple[str, dict[str, Any]]]) -> str:
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(header), rule, *(line(r) for r in body)])
+
+
+def judges_caption(result: Mapping[str, Any]) -> str | None:
+    """``"cells: semantic / gpt"`` when a run has several judges, else None."""
+    names = list(result.get("recall_by_judge") or {})
+    return f"cells: {' / '.join(names)}" if len(names) > 1 else None
+
+
+def run_table(label: str, result: Mapping[str, Any], n_total: int) -> str:
+    """The table of one run's metrics, every judge side by side, with a caption naming them
+    and how many of the ``n_total`` samples each judge scored."""
+    by_judge = result.get("recall_by_judge") or {
+        result["recall"].get("judge", "judge"): result["recall"]
+    }
+    lines = [table([(label, list(by_judge.values()))])]
+    caption = judges_caption(result)
+    if caption:
+        lines.append(caption)
+    for name, recall in by_judge.items():
+        lines.append(f"scored by {name}: {recall['n_scored']} of {n_total} samples")
+    return "\n".join(lines)

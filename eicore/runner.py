@@ -62,11 +62,12 @@ async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
         return SampleRecord(
             sample, "failed", Response("", tuple(trace)), (), type(exc).__name__, redact(str(exc))
         )
-    judgments = [await _judge(judge, sample, text) for judge in parts.judges]
+    judgments = [await judge_answer(judge, sample, text) for judge in parts.judges]
     return SampleRecord(sample, "answered", Response(text, tuple(trace)), tuple(judgments))
 
 
-async def _judge(judge: Judge, sample: Sample, text: str) -> Judgment:
+async def judge_answer(judge: Judge, sample: Sample, text: str) -> Judgment:
+    """One judge's verdict on an answer; a judge that raises gives an `error` judgment."""
     try:
         return await judge.judge(sample, text)
     except Exception as exc:

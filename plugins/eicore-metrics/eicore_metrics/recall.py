@@ -1,52 +1,123 @@
-"""Emotional-trigger recall as EIBench defines it: per sample recalled/total, averaged."""
+"""Emotional-trigger recall as EIBench defines it: per sample recalled/total, averaged, with
+bootstrap CIs per cell; with several judges, each judge's recall and their agreement."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
 from statistics import fmean
 from typing import Any
 
 from eicore import EMOTIONS, Metric, SampleRecord
+from eicore_metrics.statistics import Bootstrap, agreement, macro_ci, mean_ci
 
 
-def recall_summary(records: Sequence[SampleRecord], judge: str) -> dict[str, Any]:
-    """Micro (sample-weighted, the paper's "overall") and macro means of one judge's scores.
+@dataclass
+class TriggerRecallConfig:
+    resamples: int = 1000
+    """Bootstrap resamples for every confidence interval."""
+    seed: int = 0
+    level: float = 0.95
+    kappa_bins: int = 4
+    """Equal-width bins of [0, 1] on which judges' agreement (Cohen's kappa) is computed."""
 
-    Only answered samples with a parsed judgment count; failed samples and unparsed or errored
-    judgments are excluded from the means and counted.
-    """
-    by_emotion: dict[str, list[float]] = defaultdict(list)
-    scores: list[float] = []
-    unparsed = 0
+
+@dataclass(frozen=True)
+class ScoredSample:
+    emotion: str | None
+    score: float
+
+
+def judge_names(records: Sequence[SampleRecord]) -> list[str]:
+    """The judges of a run, in the order they judged."""
+    return list(dict.fromkeys(j.judge for r in records for j in r.judgments))
+
+
+def scored_samples(
+    records: Sequence[SampleRecord], judge: str
+) -> tuple[dict[str, ScoredSample], int]:
+    """Sample id → score of each answered sample ``judge`` scored; and how many it did not
+    (unparsed, errored or missing judgments). Failed samples are neither."""
+    scored: dict[str, ScoredSample] = {}
+    unjudged = 0
     for record in records:
         if record.status != "answered":
             continue
         judgment = next((j for j in record.judgments if j.judge == judge), None)
         if judgment is None or judgment.score is None:
-            unparsed += 1
-            continue
-        scores.append(judgment.score)
-        if record.sample.emotion:
-            by_emotion[record.sample.emotion].append(judgment.score)
+            unjudged += 1
+        else:
+            scored[record.sample.id] = ScoredSample(record.sample.emotion, judgment.score)
+    return scored, unjudged
+
+
+def recall_summary(
+    records: Sequence[SampleRecord], judge: str, boot: Bootstrap | None = None
+) -> dict[str, Any]:
+    """Micro (sample-weighted, the paper's "overall") and macro means of one judge's scores,
+    with bootstrap CIs when ``boot`` is given.
+
+    Only answered samples with a parsed judgment count; failed samples and unparsed or errored
+    judgments are excluded from the means and counted.
+    """
+    scored, unjudged = scored_samples(records, judge)
+    scores = [s.score for s in scored.values()]
+    by_emotion: dict[str, list[float]] = defaultdict(list)
+    for s in scored.values():
+        if s.emotion:
+            by_emotion[s.emotion].append(s.score)
     order = [e for e in EMOTIONS if e in by_emotion] + sorted(set(by_emotion) - set(EMOTIONS))
     means = {e: fmean(by_emotion[e]) for e in order}
-    return {
+    summary: dict[str, Any] = {
         "judge": judge,
         "overall": fmean(scores) if scores else None,
         "macro": fmean(means.values()) if means else None,
         "by_emotion": means,
         "n_scored": len(scores),
-        "n_unjudged": unparsed,
+        "n_unjudged": unjudged,
         "n_by_emotion": {e: len(by_emotion[e]) for e in order},
     }
+    if boot is not None:
+        summary["ci"] = mean_ci(scores, boot)
+        summary["ci_macro"] = macro_ci({e: by_emotion[e] for e in order}, boot)
+        summary["ci_by_emotion"] = {e: mean_ci(by_emotion[e], boot) for e in order}
+        summary["bootstrap"] = dataclasses.asdict(boot)
+    return summary
+
+
+def judge_agreement(
+    records: Sequence[SampleRecord], first: str, second: str, bins: int
+) -> dict[str, Any]:
+    """Agreement of two judges on the answers both scored."""
+    a, _ = scored_samples(records, first)
+    b, _ = scored_samples(records, second)
+    shared = [i for i in a if i in b]
+    stats = agreement([a[i].score for i in shared], [b[i].score for i in shared], bins)
+    return {"judges": [first, second], **stats}
 
 
 class TriggerRecall(Metric):
-    """``recall`` in metrics.json, for the run's judge."""
+    """``recall`` in metrics.json for the run's first judge; ``recall_by_judge`` for each, and
+    ``judge_agreement`` for every pair of judges."""
+
+    config: TriggerRecallConfig
+
+    def __init__(self, config: TriggerRecallConfig | None = None) -> None:
+        super().__init__(config or TriggerRecallConfig())
 
     def compute(self, records: Sequence[SampleRecord]) -> dict[str, Any]:
-        judges = list(dict.fromkeys(j.judge for r in records for j in r.judgments))
+        judges = judge_names(records)
         if not judges:
             return {"recall": {"overall": None, "macro": None, "by_emotion": {}, "n_scored": 0}}
-        return {"recall": recall_summary(records, judges[0])}
+        c = self.config
+        boot = Bootstrap(c.resamples, c.seed, c.level)
+        by_judge = {name: recall_summary(records, name, boot) for name in judges}
+        result: dict[str, Any] = {"recall": by_judge[judges[0]], "recall_by_judge": by_judge}
+        if len(judges) > 1:
+            result["judge_agreement"] = [
+                judge_agreement(records, a, b, c.kappa_bins) for a, b in combinations(judges, 2)
+            ]
+        return result

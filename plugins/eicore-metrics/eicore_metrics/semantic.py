@@ -46,20 +46,29 @@ def strip_marks(text: str) -> str:
     return _LEADING_MARKS.sub("", text).strip(_EDGE_PUNCTUATION)
 
 
-def answer_units(answer: str) -> list[str]:
-    """Sentences of the answer and their comma clauses, list marks and markdown stripped.
+def _has_letter(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
 
-    Lines, sentence ends and semicolons separate sentences; full sentences are kept beside
-    their clauses. Units without a letter are dropped; each unit appears once.
+
+def sentences(answer: str) -> list[str]:
+    """The answer's sentences, in order: lines, sentence ends and semicolons separate them; list
+    marks and markdown are stripped, and pieces without a letter dropped."""
+    return [s for s in (strip_marks(p) for p in _SENTENCES.split(answer)) if _has_letter(s)]
+
+
+def answer_units(answer: str) -> list[str]:
+    """:func:`sentences` of the answer and their comma clauses.
+
+    Full sentences are kept beside their clauses. Units without a letter are dropped; each
+    unit appears once.
     """
     units: list[str] = []
-    for piece in _SENTENCES.split(answer):
-        sentence = strip_marks(piece)
+    for sentence in sentences(answer):
         clauses = [strip_marks(c) for c in _CLAUSES.split(sentence)]
         units.append(sentence)
         if len(clauses) > 1:
             units.extend(clauses)
-    return list(dict.fromkeys(u for u in units if any(ch.isalpha() for ch in u)))
+    return list(dict.fromkeys(u for u in units if _has_letter(u)))
 
 
 @dataclass(frozen=True)
@@ -110,10 +119,24 @@ class SemanticJudge(Judge):
     def name(self) -> str:
         return str(getattr(self.config, "plugin", "semantic"))
 
+    def threshold_source(self) -> str:
+        """Where the threshold came from: the null (the default), a calibration, or the user."""
+        threshold = self.config.threshold
+        calibration = getattr(self.config, "calibration", None)
+        if calibration and calibration.get("threshold") == threshold:
+            return (
+                f"calibrated against judge {calibration['reference']!r} on "
+                f"{calibration['n']} samples of {calibration['run']}"
+            )
+        if threshold == DEFAULT_THRESHOLD:
+            return "default: 99th percentile of the different-emotion null (docs/judges.md)"
+        return "set in the run's config"
+
     def describe(self) -> dict[str, Any]:
         return {
             **dataclasses.asdict(self.config),
             "plugin": self.name,
+            "threshold_source": self.threshold_source(),
             "embedding_model": model_version(),
             "units": "sentences and comma clauses of the answer",
         }

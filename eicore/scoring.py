@@ -1,0 +1,242 @@
+"""``eicore score``: judge answers again without calling the answering model.
+
+Two sources of answers: a run directory's stored records, or a predictions file in EIBench's
+original output shape (``{"<image path>": "<answer>"}`` per line; complex answers in the data's
+line order). Results go to a folder of their own (``<run>/scores/<judges>__<hash>``), never over
+the run's own metrics. A predictions file is paired with the data by stable id; missing,
+duplicated, unknown and out-of-order answers are listed in ``metrics.json`` (``input``) and
+left out of the means, never silently averaged over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+from omegaconf import DictConfig, OmegaConf
+
+from eicore import logs, report
+from eicore.config import ConfigError, config_hash, run_settings, snapshot
+from eicore.data import DataError, read_jsonl
+from eicore.evaluation import build_metrics
+from eicore.interfaces import Dataset, Judge
+from eicore.judging import build_judges, describe_judges
+from eicore.judgments import judgment_files
+from eicore.outputs import run_counts, write_run
+from eicore.plugins import registry
+from eicore.redact import MASK, SECRET_FIELD
+from eicore.runner import judge_answer
+from eicore.store import CallCache, RunStore, cache_home
+from eicore.types import Response, Sample, SampleRecord
+
+
+@dataclass
+class PredictionsReport:
+    """How a predictions file lined up with the data; every list names samples or lines."""
+
+    file: str
+    lines: int
+    paired: int = 0
+    missing: list[str] = field(default_factory=list)
+    """Sample ids with no answer in the file."""
+    duplicates: list[str] = field(default_factory=list)
+    """Images answered more than once (basic): none of their answers is scored."""
+    unknown: list[str] = field(default_factory=list)
+    """Keys of the file that name no sample of the split."""
+    mismatched: list[str] = field(default_factory=list)
+    """Complex lines whose image is not the image of the data's line at that position."""
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.duplicates or self.unknown or self.mismatched)
+
+
+def compose(overrides: Sequence[str]) -> DictConfig:
+    """The ``score`` config with command-line overrides (judges, data, run settings)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    registry().store_configs()
+    with initialize_config_module(config_module="eicore.conf", version_base="1.3"):
+        return hydra_compose(config_name="score", overrides=list(overrides))
+
+
+def pair_predictions(
+    path: Path, samples: Sequence[Sample], split: str
+) -> tuple[list[SampleRecord], PredictionsReport]:
+    """Answered records for the samples the file answers, and what did not line up."""
+    rows = [next(iter(obj.items())) for _, obj in read_jsonl(path)]
+    bad = [image for image, answer in rows if not isinstance(answer, str)]
+    if bad:
+        raise DataError(f"{path}: answers must be strings (not for {bad[:3]})")
+    found = PredictionsReport(str(path), len(rows))
+    answers: dict[str, str] = {}
+    if split == "complex":
+        for i, sample in enumerate(samples):
+            if i >= len(rows):
+                found.missing.append(sample.id)
+            elif rows[i][0] != sample.image:
+                found.mismatched.append(f"line {i + 1}: {rows[i][0]} (data: {sample.image})")
+            else:
+                answers[sample.id] = rows[i][1]
+        extra = enumerate(rows[len(samples) :], start=len(samples) + 1)
+        found.unknown = [f"line {i}: {image}" for i, (image, _) in extra]
+    else:
+        counts = Counter(image for image, _ in rows)
+        ids = {s.id for s in samples}
+        found.duplicates = sorted(image for image, n in counts.items() if n > 1)
+        found.unknown = sorted(image for image in counts if image not in ids)
+        found.missing = [s.id for s in samples if s.id not in counts]
+        answers = {image: answer for image, answer in rows if counts[image] == 1 and image in ids}
+    found.paired = len(answers)
+    records = [
+        SampleRecord(s, "answered", Response(answers[s.id])) for s in samples if s.id in answers
+    ]
+    return records, found
+
+
+async def rejudge(
+    records: Sequence[SampleRecord], judges: Sequence[Judge], concurrency: int
+) -> list[SampleRecord]:
+    """Each answered record with the judgments of ``judges`` (in place of its old ones)."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(record: SampleRecord) -> SampleRecord:
+        if record.status != "answered" or record.response is None:
+            return record
+        async with limit:
+            text = record.response.text
+            judgments = [await judge_answer(j, record.sample, text) for j in judges]
+        return dataclasses.replace(record, judgments=tuple(judgments))
+
+    try:
+        return list(await asyncio.gather(*(one(r) for r in records)))
+    finally:
+        for judge in judges:
+            await judge.aclose()
+
+
+def stored_records(run_dir: Path) -> list[SampleRecord]:
+    """A run's records in sample order; the run's lock is held while reading."""
+    if not (run_dir / "run.sqlite").is_file():
+        raise DataError(f"{run_dir}: no run.sqlite here; is this an eicore run directory?")
+    store = RunStore(run_dir)
+    try:
+        by_id = store.records()
+    finally:
+        store.close()
+    listed = run_dir / "records.jsonl"
+    order = [r["sample"]["id"] for _, r in read_jsonl(listed, False)] if listed.is_file() else []
+    ids = [i for i in order if i in by_id] + [i for i in by_id if i not in set(order)]
+    return [by_id[i] for i in ids]
+
+
+def judges_config(cfg: DictConfig, run_dir: Path | None) -> DictConfig:
+    """The judges to use: those given on the command line, else the run's own."""
+    source = cfg
+    if not (cfg.get("judge") or cfg.get("judges")):
+        if run_dir is None:
+            raise ConfigError("give a judge to score predictions with, e.g. `judge=semantic`")
+        ran = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
+        source = OmegaConf.create(_unmasked(ran))
+    tree: dict[str, Any] = {"judges": source.get("judges") or {}}
+    if source.get("judge"):
+        tree["judge"] = source.judge
+    return OmegaConf.create(tree)
+
+
+def _unmasked(tree: Any) -> Any:
+    """A config snapshot with masked secrets set to None, so a model takes its key from the
+    environment again instead of the mask."""
+    if isinstance(tree, dict):
+        return {
+            k: None if SECRET_FIELD.search(str(k)) and v == MASK else _unmasked(v)
+            for k, v in tree.items()
+        }
+    if isinstance(tree, list):
+        return [_unmasked(v) for v in tree]
+    return tree
+
+
+def score(
+    cfg: DictConfig,
+    records: Sequence[SampleRecord],
+    judging: DictConfig,
+    out_parent: Path,
+    source: dict[str, Any],
+) -> tuple[Path, dict[str, Any]]:
+    """Judge ``records`` with the judges of ``judging``; write ``out_parent/<label>``."""
+    settings = run_settings(cfg)
+    logs.configure(None, settings.log_level)
+    metrics = build_metrics(cfg)
+    with contextlib.ExitStack() as closing:
+        cache = None
+        if settings.cache:
+            cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite")
+            closing.callback(cache.close)
+        judges = build_judges(judging, cache)
+        if not judges:
+            raise ConfigError("no judge to score with: give `judge=<name>`")
+        label = "+".join(j.name for j in judges) + "__" + config_hash(judging)
+        out = out_parent / label
+        out.mkdir(parents=True, exist_ok=True)
+        logs.configure(out, settings.log_level)
+        closing.callback(logs.configure, None, settings.log_level)
+        (out / "config.yaml").write_text(snapshot(judging), encoding="utf-8")
+        described = describe_judges(judges)
+        judged = asyncio.run(rejudge(records, judges, settings.concurrency))
+    result: dict[str, Any] = {"complete": bool(source.get("complete", True)), **run_counts(judged)}
+    for metric in metrics:
+        result.update(metric.compute(judged))
+    result["judges"] = described
+    result["source"] = source
+    write_run(out, judged, result, judgment_files(judged))
+    logger.info("scored {} answers → {}", sum(r.status == "answered" for r in judged), out)
+    return out, result
+
+
+def score_run(run_dir: Path, cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
+    """Re-judge a run directory's stored answers into ``<run>/scores/<label>``."""
+    records = stored_records(run_dir)
+    source = {"run_dir": str(run_dir), "complete": True}
+    metrics_file = run_dir / "metrics.json"
+    if metrics_file.is_file():
+        ran = json.loads(metrics_file.read_text(encoding="utf-8"))
+        source.update(complete=ran.get("complete", True), provenance=ran.get("provenance"))
+    return score(cfg, records, judges_config(cfg, run_dir), run_dir / "scores", source)
+
+
+def score_predictions(path: Path, cfg: DictConfig, out: Path | None) -> tuple[Path, dict[str, Any]]:
+    """Judge an EIBench-shaped predictions file against ``cfg.data``."""
+    dataset: Dataset = registry().build("dataset", cfg.data)
+    samples = dataset.load()
+    records, found = pair_predictions(path, samples, cfg.data.split)
+    for kind in ("missing", "duplicates", "unknown", "mismatched"):
+        items = getattr(found, kind)
+        if items:
+            logger.warning("{} {}: {}", len(items), kind, "; ".join(items[:10]))
+    source = {
+        "predictions": dataclasses.asdict(found),
+        "n_data_samples": len(samples),
+        "data": dataset.provenance(),
+        "complete": found.clean,
+    }
+    parent = out or path.with_name(path.stem + ".scores")
+    return score(cfg, records, judges_config(cfg, None), parent, source)
+
+
+def summary(result: dict[str, Any], label: str) -> str:
+    """The printed table with how many samples were scored of how many there are."""
+    n_data = result["source"].get("n_data_samples", result["n_samples"])
+    lines = [report.run_table(label, result, n_data)]
+    if not result["complete"]:
+        lines.append("INCOMPLETE: see `source` in metrics.json for what is missing")
+    return "\n".join(lines)

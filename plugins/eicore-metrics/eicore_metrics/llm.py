@@ -1,0 +1,151 @@
+"""The ``llm`` judge: EIBench's judge done right — any registered model reads the answer and the
+numbered ground-truth triggers and replies ``{score: correct/total}`` with an explanation.
+
+Calls go through the run's call cache (``eicore.judging.ModelJudge``). A reply without a
+readable verdict is asked again, up to ``max_attempts`` times with exponential backoff; each
+attempt is its own cache round, so a re-score replays the same sequence. Then the judgment is
+``unparsed``: excluded from means and counted, never a made-up score.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from loguru import logger
+
+from eicore import Judgment, Prompt, Sample
+from eicore.judging import ModelJudge
+from eicore_metrics.verdicts import PARSE_POLICY, Verdict, echo_contexts, parse_verdict
+
+TEMPLATE = """\
+You grade answers about why a person in an image feels an emotion.
+$context
+Ground-truth emotional triggers ($total):
+$triggers
+
+Answer to grade:
+\"\"\"
+$answer
+\"\"\"
+
+Count how many of the ground-truth triggers the answer identifies, in the same or in other \
+words. Triggers the answer adds beyond the list do not count against it. Explain briefly, then \
+give your verdict on a last line as {score: correct/total}, with correct the number of \
+identified triggers and total $total.$format"""
+
+CONTEXT = """Question asked: $question
+Target emotion: $emotion"""
+
+STRUCTURED = """ Then, on its own line, list the numbers of the identified triggers as JSON: \
+{"matched": [<numbers>]}."""
+
+
+@dataclass
+class LLMJudgeConfig:
+    model: Any = None
+    """The judging model's config node: ``+model@judge.model=<name>``. The paper's judges ran at
+    temperature 0.1 with 512 new tokens: set those on the model (``judge.model.temperature``)."""
+    template: str = TEMPLATE
+    """``$answer``, ``$triggers`` (numbered lines), ``$total``, ``$context``, ``$format``."""
+    context_template: str = CONTEXT
+    """Filled into ``$context`` when ``include_question``; ``$question``, ``$emotion``."""
+    structured_template: str = STRUCTURED
+    """Filled into ``$format`` when ``structured``."""
+    include_question: bool = False
+    """Show the judge the question and target emotion (the paper's judge saw neither)."""
+    structured: bool = False
+    """Also ask for the matched trigger numbers as JSON (preferred by the parser when given)."""
+    max_attempts: int = 3
+    """Replies without a verdict are asked again up to this many attempts in all."""
+    backoff_s: float = 1.0
+    """Wait before attempt i+1: ``backoff_s * 2**(i-1)`` (not for replies from the cache)."""
+
+
+def numbered(triggers: tuple[str, ...]) -> str:
+    return "\n".join(f"{i}. {t}" for i, t in enumerate(triggers, start=1))
+
+
+class LLMJudge(ModelJudge):
+    """Trigger recall as a language model judges it."""
+
+    config: LLMJudgeConfig
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.config, "plugin", "llm"))
+
+    def template_sha256(self) -> str:
+        """Digest of every template that shapes the prompt (with the switches that pick them)."""
+        c = self.config
+        parts = [c.template, c.context_template if c.include_question else "",
+                 c.structured_template if c.structured else ""]  # fmt: skip
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "plugin": self.name,
+            "model": self.model_identity(),
+            "prompt_template_sha256": self.template_sha256(),
+            "include_question": c.include_question,
+            "structured": c.structured,
+            "max_attempts": c.max_attempts,
+            "backoff_s": c.backoff_s,
+            "parse_policy": PARSE_POLICY,
+        }
+
+    def prompt_text(self, sample: Sample, answer: str) -> str:
+        c = self.config
+        context = ""
+        if c.include_question:
+            emotion = sample.emotion or "(not given)"
+            context = Template(c.context_template).substitute(
+                question=sample.question, emotion=emotion
+            )
+        return Template(c.template).substitute(
+            answer=answer,
+            triggers=numbered(sample.triggers),
+            total=len(sample.triggers),
+            context=context,
+            format=c.structured_template if c.structured else "",
+        )
+
+    async def judge(self, sample: Sample, answer: str) -> Judgment:
+        text = self.prompt_text(sample, answer)
+        contexts = echo_contexts(text)
+        total = len(sample.triggers)
+        replies: list[str] = []
+        for attempt in range(max(1, self.config.max_attempts)):
+            completion, cached = await self.client.complete(Prompt.user(text), attempt)
+            replies.append(completion.text)
+            verdict = parse_verdict(completion.text, total, contexts)
+            if verdict is not None:
+                return self._judgment(sample, verdict, completion.text, attempt)
+            if attempt + 1 < self.config.max_attempts and not cached:
+                await asyncio.sleep(self.config.backoff_s * 2**attempt)
+        logger.debug("judge {}: no verdict for {} in {} tries", self.name, sample.id, len(replies))
+        raw = "\n".join(f"--- attempt {i} ---\n{r}" for i, r in enumerate(replies, start=1))
+        return Judgment(self.name, None, total, "unparsed", raw)
+
+    def _judgment(self, sample: Sample, verdict: Verdict, reply: str, attempt: int) -> Judgment:
+        total = len(sample.triggers)
+        notes = list(verdict.notes)
+        if attempt:
+            notes.append(f"verdict on attempt {attempt + 1}")
+        if verdict.stated_total is not None and verdict.stated_total != total:
+            stated = verdict.stated_total
+            notes.append(f"judge stated total {stated}, the sample has {total} triggers")
+        recalled = verdict.recalled
+        if recalled > total:
+            logger.warning(
+                "judge {}: {} recalled of {} triggers on {}; clipped",
+                self.name, recalled, total, sample.id,
+            )  # fmt: skip
+            notes.append(f"correct {recalled} clipped to {total}")
+            recalled = total
+        raw = reply + "".join(f"\n[eicore] {n}" for n in notes)
+        return Judgment(self.name, recalled, total, "ok", raw, verdict.matched)

@@ -1,0 +1,118 @@
+"""The ``llm`` judge with scripted models: prompts, retries, ``unparsed``, clipping, the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from eicore import Completion, Model, Prompt, Sample
+from eicore.plugins import Registry
+from eicore.store import CallCache
+from eicore.testing.scripted import ScriptedConfig, ScriptedModel
+from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
+
+SAMPLE = Sample(
+    "s1", "basic", "x/Angry/1.png", "Why is the man angry?",
+    ("He is shouting.", "A broken phone.", "Rain."), "angry",
+)  # fmt: skip
+
+
+class Sequenced(Model):
+    """Replies from a list, one per call, whatever the prompt; records the prompts."""
+
+    def __init__(self, replies: Sequence[str]) -> None:
+        super().__init__(None)
+        self.replies = list(replies)
+        self.prompts: list[str] = []
+
+    def identity(self) -> dict[str, object]:
+        return {"plugin": "sequenced", "replies": self.replies}
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        self.prompts.extend("\n".join(m.text for m in p.messages) for p in prompts)
+        return [Completion(self.replies[len(self.prompts) - 1]) for _ in prompts]
+
+
+def judge_with(model: Model, cache: CallCache | None = None, **settings: object) -> LLMJudge:
+    judge = LLMJudge(LLMJudgeConfig(backoff_s=0.0, **settings))  # type: ignore[arg-type]
+    judge.connect(cache, model)
+    return judge
+
+
+def test_prompt_shows_numbered_triggers_and_the_answer_only_by_default() -> None:
+    model = Sequenced(["{score: 1/3}"])
+    judgment = asyncio.run(judge_with(model).judge(SAMPLE, "He yells."))
+    (prompt,) = model.prompts
+    assert "1. He is shouting.\n2. A broken phone.\n3. Rain." in prompt
+    assert "He yells." in prompt and "(3)" in prompt
+    assert SAMPLE.question not in prompt and "Target emotion" not in prompt
+    assert (judgment.status, judgment.recalled, judgment.total) == ("ok", 1, 3)
+    assert judgment.score == 1 / 3
+
+
+def test_include_question_and_structured_change_the_prompt_and_its_hash() -> None:
+    plain, rich = Sequenced(["{score: 0/3}"]), Sequenced(['{"matched": [1, 3]}'])
+    asyncio.run(judge_with(plain).judge(SAMPLE, "a"))
+    judge = judge_with(rich, include_question=True, structured=True)
+    judgment = asyncio.run(judge.judge(SAMPLE, "a"))
+    assert SAMPLE.question in rich.prompts[0] and "Target emotion: angry" in rich.prompts[0]
+    assert '"matched"' in rich.prompts[0] and '"matched"' not in plain.prompts[0]
+    assert judgment.matched == (0, 2) and judgment.recalled == 2
+    assert judge.template_sha256() != judge_with(plain).template_sha256()
+
+
+def test_format_failures_are_retried_then_parsed() -> None:
+    model = Sequenced(["I think it is fine.", "Two of them.", "{score: 2/3}"])
+    judgment = asyncio.run(judge_with(model, max_attempts=3).judge(SAMPLE, "a"))
+    assert len(model.prompts) == 3
+    assert (judgment.status, judgment.recalled) == ("ok", 2)
+    assert "verdict on attempt 3" in judgment.raw
+
+
+def test_scripted_model_without_a_verdict_ends_unparsed(tmp_path: Path) -> None:
+    log = tmp_path / "calls.jsonl"
+    model = ScriptedModel(ScriptedConfig(default="Looks good to me.", log=str(log)))
+    judgment = asyncio.run(judge_with(model, max_attempts=4).judge(SAMPLE, "a"))
+    assert judgment.status == "unparsed" and judgment.recalled is None and judgment.score is None
+    assert judgment.total == 3
+    assert len(log.read_text().splitlines()) == 4
+    assert judgment.raw.count("Looks good to me.") == 4 and "--- attempt 4 ---" in judgment.raw
+
+
+def test_correct_is_clipped_and_a_wrong_total_is_flagged() -> None:
+    clipped = asyncio.run(judge_with(Sequenced(["{score: 7/5}"])).judge(SAMPLE, "a"))
+    assert (clipped.recalled, clipped.total, clipped.score) == (3, 3, 1.0)
+    assert "clipped to 3" in clipped.raw and "stated total 5" in clipped.raw
+    exact = asyncio.run(judge_with(Sequenced(["{score: 2/3}"])).judge(SAMPLE, "a"))
+    assert "[eicore]" not in exact.raw
+
+
+def test_replies_are_cached_per_attempt(tmp_path: Path) -> None:
+    cache = CallCache(tmp_path / "calls.sqlite")
+    first = Sequenced(["no verdict", "{score: 1/3}"])
+    asyncio.run(judge_with(first, cache).judge(SAMPLE, "a"))
+    replay = Sequenced(["never asked"])
+    replay.identity = first.identity  # type: ignore[method-assign]  # the same model
+    judgment = asyncio.run(judge_with(replay, cache).judge(SAMPLE, "a"))
+    assert replay.prompts == [] and judgment.recalled == 1
+    cache.close()
+
+
+def test_describe_records_model_template_and_policy() -> None:
+    described = judge_with(ScriptedModel(ScriptedConfig())).describe()
+    assert described["model"]["plugin"] == "ScriptedModel"
+    assert len(described["prompt_template_sha256"]) == 64
+    assert "last" in described["parse_policy"] and described["include_question"] is False
+    json.dumps(described)
+
+
+def test_a_judge_without_a_model_fails_clearly() -> None:
+    from eicore.config import ConfigError
+
+    judge = Registry().build("judge", {"plugin": "llm"})
+    with pytest.raises(ConfigError, match=r"\+model@judge.model"):
+        judge.connect(None)

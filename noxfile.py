@@ -11,6 +11,9 @@ PLUGINS = [
     "plugins/eicore-metrics",
     "plugins/eicore-baselines",
     "plugins/eicore-hf",
+    "plugins/eicore-anthropic",
+    "plugins/eicore-gemini",
+    "plugins/eicore-openai",
 ]
 OFFLINE = {
     "HF_HUB_OFFLINE": "1",

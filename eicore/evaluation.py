@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib.metadata
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from eicore.plugins import registry
 from eicore.redact import redact_tree
 from eicore.runner import Components, Progress, run_samples
 from eicore.store import CallCache, RunStore, cache_home
-from eicore.types import Sample
+from eicore.types import Call, Sample
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -78,7 +79,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         finally:
             stored = store.records()
             records = [stored[s.id] for s in samples if s.id in stored]
-            result: dict[str, Any] = {"complete": len(records) == len(samples), **run_counts(records)}
+            counts = run_counts(records, _call_cost(clients))
+            result: dict[str, Any] = {"complete": len(records) == len(samples), **counts}
             for metric in metrics:
                 result.update(metric.compute(records))
             result["strategy"] = redact_tree(strategy.describe())
@@ -126,6 +128,16 @@ def build_metrics(cfg: DictConfig) -> list[Metric]:
     ]
 
 
+def _call_cost(clients: dict[str, ModelClient]) -> Callable[[Call], float | None]:
+    """A traced call's estimated dollars, priced by the model of its role."""
+
+    def cost(call: Call) -> float | None:
+        client = clients.get(call.role)
+        return client.model.cost(call.completion) if client else None
+
+    return cost
+
+
 def _provenance(cfg: DictConfig, dataset: Dataset) -> dict[str, Any]:
     reg = registry()
     return {
@@ -158,5 +170,12 @@ def _summarise(
     if "recall" in result:
         label = f"{cfg.model.plugin} / {cfg.strategy.plugin} / {OmegaConf.select(cfg, 'data.split')}"
         print(report.run_table(label, result, progress.total))
+    if "cost_usd" in result:
+        cost = result["cost_usd"]
+        unpriced = cost["calls_unpriced"]
+        print(
+            f"estimated cost: ${cost['estimated']:.4f} for {cost['calls_priced']} calls"
+            + (f" ({unpriced} calls without a price)" if unpriced else "")
+        )
     if result["n_failed"]:
         logger.warning("{} samples failed: {}", result["n_failed"], result["errors"])

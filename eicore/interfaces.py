@@ -15,9 +15,13 @@ from eicore.redact import SECRET_FIELD
 from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, SampleRecord
 
 RUNTIME_FIELDS = frozenset(
-    {"plugin", "batch_size", "timeout", "max_retries", "concurrency", "api_key_env"}
-)
-"""Config fields that change how a model is called, not what it answers: left out of cache keys."""
+    {
+        "plugin", "batch_size", "timeout", "max_retries", "concurrency", "api_key_env",
+        "price_input_per_mtok", "price_output_per_mtok",
+    }
+)  # fmt: skip
+"""Config fields that change how a model is called (or what it costs), not what it answers:
+left out of cache keys and config hashes."""
 
 
 class Dataset(abc.ABC):
@@ -65,6 +69,19 @@ class Model(abc.ABC):
 
     @abc.abstractmethod
     async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]: ...
+
+    def cost(self, completion: Completion) -> float | None:
+        """Estimated US dollars of one call: its token counts at the config's
+        ``price_input_per_mtok`` and ``price_output_per_mtok`` (dollars per million tokens).
+        None when a price or a count is missing; override for other pricing."""
+        prices = (
+            getattr(self.config, "price_input_per_mtok", None),
+            getattr(self.config, "price_output_per_mtok", None),
+        )
+        tokens = (completion.input_tokens, completion.output_tokens)
+        if None in prices or None in tokens:
+            return None
+        return sum(t * p for t, p in zip(tokens, prices)) / 1e6
 
     async def aclose(self) -> None:
         """Release clients, threads or memory; called once at the end of a run."""

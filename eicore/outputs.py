@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from eicore.store import dump_json
-from eicore.types import SampleRecord, record_to_dict
+from eicore.types import Call, SampleRecord, record_to_dict
 
 
 def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -20,11 +20,17 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     partial.replace(path)
 
 
-def run_counts(records: Sequence[SampleRecord]) -> dict[str, Any]:
-    """Sample and call counts over every record of the run, whichever invocation made it."""
+def run_counts(
+    records: Sequence[SampleRecord], cost: Callable[[Call], float | None] | None = None
+) -> dict[str, Any]:
+    """Sample and call counts over every record of the run, whichever invocation made it.
+
+    With ``cost`` (a call's estimated dollars, or None when unpriced), ``cost_usd`` sums the
+    calls made; cached calls cost nothing. It is left out when no call has a price.
+    """
     calls = [c for r in records if r.response for c in r.response.trace]
     errors = collections.Counter(r.error_type for r in records if r.status == "failed")
-    return {
+    counts: dict[str, Any] = {
         "n_samples": len(records),
         "n_answered": sum(r.status == "answered" for r in records),
         "n_failed": sum(r.status == "failed" for r in records),
@@ -36,6 +42,15 @@ def run_counts(records: Sequence[SampleRecord]) -> dict[str, Any]:
             "output": sum(c.completion.output_tokens or 0 for c in calls),
         },
     }
+    prices = [cost(c) for c in calls if not c.cached] if cost else []
+    priced = [p for p in prices if p is not None]
+    if priced:
+        counts["cost_usd"] = {
+            "estimated": round(sum(priced), 6),
+            "calls_priced": len(priced),
+            "calls_unpriced": len(prices) - len(priced),
+        }
+    return counts
 
 
 def write_run(

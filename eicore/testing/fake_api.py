@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 Provider = Literal["anthropic", "openai", "gemini"]
 
@@ -68,6 +68,7 @@ class Reply:
     """What the fake answers to one request."""
 
     text: str = DEFAULT_TEXT
+    """The answer; for a status of 400 or more, the error message."""
     finish: str = "stop"
     """``stop``, ``length`` or ``refusal`` (mapped to each provider's value), or a raw value."""
     status: int = 200
@@ -95,6 +96,7 @@ class Reply:
 
     @classmethod
     def server_error(cls, status: int = 500, retry_after_ms: int | None = 5) -> Reply:
+        """A 5xx answer; ``retry-after-ms`` keeps an SDK's retries quick in tests."""
         headers = {"retry-after-ms": str(retry_after_ms)} if retry_after_ms is not None else {}
         return cls(text="internal server error", status=status, headers=headers)
 
@@ -156,7 +158,7 @@ class FakeAPI:
     """A threaded HTTP server on 127.0.0.1 that speaks three providers' wire formats.
 
     ``script`` replies are used first, in order, then ``answer``; ``latency`` is added to every
-    response. Start and stop it with ``with`` or :meth:`start` / :meth:`stop`.
+    response. Start and stop it once, with ``with`` or :meth:`start` / :meth:`stop`.
     """
 
     def __init__(
@@ -189,7 +191,9 @@ class FakeAPI:
         """``http://127.0.0.1:<port>``: the Anthropic and Gemini base URL (OpenAI: + ``/v1``)."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> FakeAPI:
+    def start(self) -> Self:
+        if self._stopping.is_set():
+            raise RuntimeError("a stopped FakeAPI does not start again; make a new one")
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -215,7 +219,7 @@ class FakeAPI:
         self._thread.join(timeout=5)
         self._thread = None
 
-    def __enter__(self) -> FakeAPI:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -227,7 +231,9 @@ class FakeAPI:
         with self._lock:
             self._script.extend(replies)
 
-    def reset(self, script: Iterable[Reply | str] = (), answer: Reply | str | Script = DEFAULT_TEXT) -> None:
+    def reset(
+        self, script: Iterable[Reply | str] = (), answer: Reply | str | Script = DEFAULT_TEXT
+    ) -> None:
         """A fresh script, answer and request log (to reuse one server across tests)."""
         with self._lock:
             self._script = collections.deque(script)
@@ -256,6 +262,7 @@ class FakeAPI:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # the listen backlog: a run opens many connections at once
     fake: FakeAPI
 
 
@@ -277,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake._connections.discard(self.connection)
         super().finish()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: the request log is ``FakeAPI.requests``."""
 
     def do_GET(self) -> None:
@@ -356,7 +363,9 @@ def _words(body: Any) -> int:
     """Words in the text of a request body (``text``, ``content`` and ``system`` strings)."""
     if isinstance(body, dict):
         return sum(
-            len(v.split()) if isinstance(v, str) and k in ("text", "content", "system") else _words(v)
+            len(v.split())
+            if isinstance(v, str) and k in ("text", "content", "system")
+            else _words(v)
             for k, v in body.items()
         )
     if isinstance(body, list):
@@ -375,14 +384,18 @@ def _collect_images(node: Any, found: list[tuple[str, str]]) -> None:
     if node.get("type") == "image" and isinstance(source, dict):  # Anthropic
         found.append((source.get("media_type", ""), source.get("data", "")))
         return
-    url = node.get("image_url", {}).get("url", "") if isinstance(node.get("image_url"), dict) else ""
+    url = (
+        node.get("image_url", {}).get("url", "") if isinstance(node.get("image_url"), dict) else ""
+    )
     if url.startswith("data:"):  # OpenAI: data:<mime>;base64,<data>
         head, _, data = url.partition(",")
-        found.append((head[len("data:"):].split(";")[0], data))
+        found.append((head[len("data:") :].split(";")[0], data))
         return
     inline = node.get("inlineData") or node.get("inline_data")
     if isinstance(inline, dict):  # Gemini
-        found.append((inline.get("mimeType") or inline.get("mime_type", ""), inline.get("data", "")))
+        found.append(
+            (inline.get("mimeType") or inline.get("mime_type", ""), inline.get("data", ""))
+        )
         return
     for value in node.values():
         _collect_images(value, found)
@@ -416,7 +429,10 @@ def _success_body(
             {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}
         ]
     else:
-        candidate["content"] = {"role": "model", "parts": [{"text": reply.text}] if reply.text else []}
+        candidate["content"] = {
+            "role": "model",
+            "parts": [{"text": reply.text}] if reply.text else [],
+        }
     return {
         "candidates": [candidate],
         "usageMetadata": {"promptTokenCount": inp, "candidatesTokenCount": out,

@@ -1,0 +1,272 @@
+"""API-model throughput: eicore's runner and an API plugin against a fake API with fixed latency.
+
+The fake (``eicore.testing.fake_api``, in a process of its own so it does not compete for this
+process's CPU) answers every request after ``--latency`` L seconds. N EIBench basic samples, with
+synthetic images at their paths, go through the real evaluation loop (``eicore.runner``: image
+read and check, the ``direct`` strategy, the model client, the plugin and its SDK, one SQLite
+write per sample) at each concurrency C. Judging is left out (no judge, no metrics): it is not
+part of calling a model, and the offline semantic judge would add its embedding CPU time. The
+call cache is off, so every sample makes one real request.
+
+Printed per C: samples/s, and that divided by the ideal C/L. At C=1, the framework overhead per
+sample, wall/N - L, next to what sequential loops over ``--baseline-samples`` samples cost above
+L: the fake and the loopback alone (http.client), the plugin and its SDK alone (``generate`` in
+a loop) and eicore's runner alone (a model that sleeps L). Then the ratio of eicore at C=32 to
+the way the original EIBench scripts call an API: a sequential loop, a new SDK client per call.
+
+    python benchmarks/api_throughput.py [--samples 1615] [--latency 0.1] [--plugin openai]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from eicore import Completion, Model, Prompt, Sample
+from eicore.calls import ModelClient
+from eicore.data import select
+from eicore.images import read
+from eicore.plugins import registry
+from eicore.runner import Components, Progress, run_samples
+from eicore.store import RunStore
+
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
+URL_SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": ""}
+FAKE_KEY = "bench-FAKEKEY-0123456789"
+TARGET_RATIO, TARGET_OVERHEAD_MS = 0.85, 2.0
+
+
+class Sleeper(Model):
+    """A model that only waits ``latency`` seconds: eicore's runner without any HTTP."""
+
+    accepts_images = True
+
+    def __init__(self, latency: float) -> None:
+        super().__init__(None)
+        self.latency = latency
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        await asyncio.sleep(self.latency)
+        return [Completion("1. A raised fist", 20, 4, self.latency, "stop") for _ in prompts]
+
+
+def start_fake(latency: float) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "eicore.testing.fake_api", "--latency", str(latency)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def load_samples(root: Path, n: int) -> list[Sample]:
+    dataset = registry().build("dataset", {"plugin": "eibench", "root": str(root), "limit": n})
+    return select(dataset.load(), dataset.config)
+
+
+def write_images(samples: Sequence[Sample], folder: Path) -> None:
+    """A small image per sample, PNG or JPEG as its extension says (EIBench mixes both)."""
+    from PIL import Image
+
+    for i, sample in enumerate(samples):
+        path = folder / sample.image
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = "PNG" if path.suffix.lower() == ".png" else "JPEG"
+        Image.new("RGB", (64, 48), (i % 256, 90, 160)).save(path, format=fmt)
+
+
+def plugin_model(plugin: str, url: str) -> Model:
+    config = {"plugin": plugin, "base_url": url + URL_SUFFIX[plugin], "max_retries": 0}
+    return registry().build("model", config)
+
+
+def run_eicore(
+    model: Model, samples: Sequence[Sample], images: Path, concurrency: int, folder: Path
+) -> float:
+    """Seconds for ``samples`` through eicore's runner at ``concurrency``; all must succeed."""
+    strategy = registry().build("strategy", {"plugin": "direct"})
+    client = ModelClient(model, cache=None)
+    store = RunStore(folder)
+    parts = Components(strategy, {"answerer": client}, [], images)
+    progress = Progress(total=len(samples))
+
+    async def run() -> None:
+        try:
+            await run_samples(samples, parts, store, concurrency, progress, show_progress=False)
+        finally:
+            await client.aclose()
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    seconds = time.perf_counter() - started
+    store.close()
+    if progress.answered != len(samples):
+        raise SystemExit(f"C={concurrency}: {progress.failed} of {len(samples)} samples failed")
+    return seconds
+
+
+def run_plugin_alone(model: Model, samples: Sequence[Sample], images: Path) -> float:
+    """Seconds for ``model.generate`` called in a loop, one client, images read beforehand."""
+    prompts = [Prompt.user(read(images, s.image), s.question) for s in samples]
+
+    async def run() -> float:
+        await model.generate(prompts[:1])  # the client made, the connection open
+        started = time.perf_counter()
+        for prompt in prompts:
+            await model.generate([prompt])
+        seconds = time.perf_counter() - started
+        await model.aclose()
+        return seconds
+
+    return asyncio.run(run())
+
+
+def run_raw_http(url: str, n: int) -> float:
+    """Seconds for ``n`` keep-alive requests from http.client: the fake and loopback alone."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "Why?"}]})
+    headers = {"Content-Type": "application/json"}
+    started = time.perf_counter()
+    for _ in range(n):
+        connection.request("POST", "/v1/chat/completions", body, headers)
+        connection.getresponse().read()
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
+
+
+def sequential_call(plugin: str, url: str) -> Callable[[Prompt], str]:
+    """One call the way the original EIBench scripts make it: a new sync client every time."""
+    config = plugin_model(plugin, url).config
+    base_url = config.base_url
+    if plugin == "openai":
+        from eicore_openai.messages import chat_request
+        from openai import OpenAI
+
+        def call(prompt: Prompt) -> str:
+            with OpenAI(api_key=FAKE_KEY, base_url=base_url, max_retries=0) as client:
+                response = client.chat.completions.create(**chat_request(prompt, config))
+                return response.choices[0].message.content or ""
+
+    elif plugin == "anthropic":
+        from anthropic import Anthropic
+        from eicore_anthropic.messages import messages_request
+
+        def call(prompt: Prompt) -> str:
+            with Anthropic(api_key=FAKE_KEY, base_url=base_url, max_retries=0) as client:
+                message = client.messages.create(**messages_request(prompt, config))
+                return "".join(b.text for b in message.content if b.type == "text")
+
+    else:
+        from eicore_gemini.contents import content_request
+        from google import genai
+        from google.genai import types
+
+        def call(prompt: Prompt) -> str:
+            options = types.HttpOptions(base_url=base_url)
+            with genai.Client(api_key=FAKE_KEY, http_options=options) as client:
+                return client.models.generate_content(**content_request(prompt, config)).text or ""
+
+    return call
+
+
+def run_sequential(plugin: str, url: str, samples: Sequence[Sample], images: Path) -> float:
+    """Seconds for ``samples`` called one after another, a new client per call."""
+    call = sequential_call(plugin, url)
+    started = time.perf_counter()
+    for sample in samples:
+        if not call(Prompt.user(read(images, sample.image), sample.question)):
+            raise SystemExit(f"sequential baseline: no answer for {sample.id}")
+    return time.perf_counter() - started
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_data = (
+        os.environ.get("EICORE_TEST_DATA") or Path(__file__).parents[2] / "shared/eibench"
+    )
+    parser.add_argument("--data", type=Path, default=Path(default_data))
+    parser.add_argument("--samples", type=int, default=1615, help="N, EIBench basic samples")
+    parser.add_argument("--latency", type=float, default=0.1, help="L, seconds per fake reply")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--plugin", choices=sorted(KEY_ENV), default="openai")
+    parser.add_argument(
+        "--baseline-samples", type=int, default=200, help="samples for the sequential loops"
+    )
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    os.environ[KEY_ENV[args.plugin]] = FAKE_KEY
+    samples = load_samples(args.data, args.samples)
+    n, latency = len(samples), args.latency
+    server, url = start_fake(latency)
+    try:
+        with tempfile.TemporaryDirectory(prefix="eicore-bench-") as tmp:
+            work = Path(tmp)
+            write_images(samples, work / "images")
+            print(
+                f"{args.plugin} plugin; fake API latency L = {latency * 1000:.0f} ms; N = {n} "
+                f"EIBench basic samples; no judge, no cache; {os.cpu_count()} CPUs, "
+                f"load average {os.getloadavg()[0]:.2f}\n\n"
+                "| C | wall s | samples/s | ideal C/L | ratio |\n|---|---|---|---|---|"
+            )
+            rates = {}
+            for c in args.concurrency:
+                model = plugin_model(args.plugin, url)
+                seconds = run_eicore(model, samples, work / "images", c, work / f"c{c}")
+                rates[c], ideal = n / seconds, min(c, n) / latency
+                print(
+                    f"| {c} | {seconds:.2f} | {rates[c]:.1f} | {ideal:.1f} | {rates[c] / ideal:.3f} |"
+                )
+
+            few = samples[: args.baseline_samples]
+            seconds = {  # each over the same few samples, one after another
+                "sequential": run_sequential(args.plugin, url, few, work / "images"),
+                "raw": run_raw_http(url, len(few)),
+                "plugin": run_plugin_alone(plugin_model(args.plugin, url), few, work / "images"),
+                "runner": run_eicore(Sleeper(latency), few, work / "images", 1, work / "sleeper"),
+            }
+            above = {k: (v / len(few) - latency) * 1000 for k, v in seconds.items()}
+            print()
+            if 1 in rates:
+                overhead = (1 / rates[1] - latency) * 1000
+                ok = verdict(overhead <= TARGET_OVERHEAD_MS)
+                print(
+                    f"C=1 overhead per sample, wall/N - L: {overhead:.2f} ms (target <= {TARGET_OVERHEAD_MS} ms: {ok})"
+                )
+                print(
+                    f"  the fake, loopback and wake-ups alone (http.client): {above['raw']:.2f} ms"
+                )
+                print(
+                    f"  the plugin and its SDK alone (generate in a loop): {above['plugin']:.2f} ms"
+                )
+                print(f"  eicore's runner alone (a model that sleeps L): {above['runner']:.2f} ms")
+            sequential = len(few) / seconds["sequential"]
+            print(
+                f"sequential loop, new SDK client per call (the original EIBench scripts): "
+                f"{sequential:.2f} samples/s ({above['sequential']:.2f} ms/sample above L)"
+            )
+            if 32 in rates:
+                ratio = rates[32] * latency / 32
+                print(f"eicore at C=32 / that loop: {rates[32] / sequential:.1f}x")
+                print(
+                    f"ratio at C=32: {ratio:.3f} (target >= {TARGET_RATIO}: {verdict(ratio >= TARGET_RATIO)})"
+                )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The model: one async Anthropic client per instance, made on the first call, closed at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from eicore import Completion, Model, Prompt
+from eicore.credentials import api_key
+from eicore_anthropic.config import AnthropicConfig
+from eicore_anthropic.messages import messages_request
+
+if TYPE_CHECKING:
+    from anthropic import AsyncAnthropic
+
+
+class RefusalError(RuntimeError):
+    """Claude declined to answer (``stop_reason: refusal``)."""
+
+
+class AnthropicModel(Model):
+    """One Messages request per prompt; retries and backoff are the SDK's."""
+
+    config: AnthropicConfig
+
+    def __init__(self, config: AnthropicConfig) -> None:
+        super().__init__(config)
+        self.accepts_images = config.vision
+        self._api_key = api_key(config.api_key_env, owner="model.api_key_env")
+        import anthropic  # noqa: F401 - imported now, not on the run's event loop
+
+        self._client: AsyncAnthropic | None = None
+
+    @property
+    def cacheable(self) -> bool:
+        """Only at temperature 0: a null temperature means the API's default sampling."""
+        return self.config.temperature is not None and self.config.temperature <= 0
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return self.config.concurrency
+
+    def client(self) -> AsyncAnthropic:
+        if self._client is None:
+            from anthropic import AsyncAnthropic
+
+            self._client = AsyncAnthropic(
+                api_key=self._api_key,
+                base_url=self.config.base_url,
+                timeout=self.config.timeout,
+                max_retries=self.config.max_retries,
+            )
+        return self._client
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        if len(prompts) == 1:  # eicore sends API models one prompt at a time
+            return [await self._complete(prompts[0])]
+        return list(await asyncio.gather(*(self._complete(p) for p in prompts)))
+
+    async def _complete(self, prompt: Prompt) -> Completion:
+        request = messages_request(prompt, self.config)
+        started = time.perf_counter()
+        message = await self.client().messages.create(**request)
+        return completion_of(message, time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+def completion_of(message: Any, latency_s: float) -> Completion:
+    """The text blocks as a Completion; ``stop_reason: refusal`` raises RefusalError."""
+    text = "".join(block.text for block in message.content if block.type == "text")
+    if message.stop_reason == "refusal":
+        details = getattr(message, "stop_details", None)
+        explanation = getattr(details, "explanation", None) or text
+        reason = f": {explanation}" if explanation else ""
+        raise RefusalError(f"the model refused (stop_reason=refusal){reason}")
+    return Completion(
+        text=text,
+        input_tokens=message.usage.input_tokens,
+        output_tokens=message.usage.output_tokens,
+        latency_s=latency_s,
+        finish_reason=message.stop_reason,
+    )

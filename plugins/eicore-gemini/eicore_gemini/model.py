@@ -1,0 +1,122 @@
+"""The model: one google-genai client per instance, made on the first call, closed at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from eicore import Completion, Model, Prompt
+from eicore.credentials import api_key
+from eicore_gemini.config import GeminiConfig
+from eicore_gemini.contents import content_request
+from eicore_gemini.retries import with_retries
+
+if TYPE_CHECKING:
+    from google import genai
+
+WITHHELD = frozenset(
+    {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY", "RECITATION"}
+)
+"""Finish reasons for which Gemini withholds the answer."""
+CONNECTIONS = 1000
+"""Connection pool size (httpx2's default keeps only 20 alive, fewer than a run's concurrency)."""
+
+
+class RefusalError(RuntimeError):
+    """Gemini declined to answer: a blocked prompt, or an answer withheld by a safety filter."""
+
+
+class ThoughtsOnlyError(RuntimeError):
+    """The token budget ran out before any answer text (a thinking model's thoughts took it)."""
+
+
+class GeminiModel(Model):
+    """One generateContent request per prompt, retried by :mod:`eicore_gemini.retries`."""
+
+    config: GeminiConfig
+
+    def __init__(self, config: GeminiConfig) -> None:
+        super().__init__(config)
+        self.accepts_images = config.vision
+        self._api_key = api_key(config.api_key_env, owner="model.api_key_env")
+        import google.genai  # noqa: F401 - imported now, not on the run's event loop
+
+        self._client: genai.Client | None = None
+        """Held here: a Client nobody references is collected and closes its connections."""
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return self.config.concurrency
+
+    def client(self) -> genai.Client:
+        if self._client is None:
+            import httpx2
+            from google import genai
+            from google.genai import types
+
+            options = types.HttpOptions(
+                base_url=self.config.base_url,
+                timeout=round(self.config.timeout * 1000),
+                async_client_args={"limits": httpx2.Limits(max_connections=CONNECTIONS,
+                                                           max_keepalive_connections=CONNECTIONS)},
+            )  # fmt: skip
+            self._client = genai.Client(api_key=self._api_key, http_options=options)
+        return self._client
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        if len(prompts) == 1:  # eicore sends API models one prompt at a time
+            return [await self._complete(prompts[0])]
+        return list(await asyncio.gather(*(self._complete(p) for p in prompts)))
+
+    async def _complete(self, prompt: Prompt) -> Completion:
+        request = content_request(prompt, self.config)
+        models = self.client().aio.models
+        started = time.perf_counter()
+        response = await with_retries(
+            lambda: models.generate_content(**request), self.config.max_retries
+        )
+        return completion_of(response, time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aio.aclose()
+            self._client = None
+
+
+def completion_of(response: Any, latency_s: float) -> Completion:
+    """The first candidate's answer text as a Completion.
+
+    A blocked prompt or a withheld answer raises RefusalError; a budget spent on thoughts
+    alone raises ThoughtsOnlyError. Answer tokens include thinking tokens (both are billed).
+    """
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason:
+        raise RefusalError(f"the prompt was blocked (block_reason={_name(feedback.block_reason)})")
+    if not response.candidates:
+        raise ValueError("the response has no candidates")
+    candidate = response.candidates[0]
+    finish = _name(candidate.finish_reason)
+    if finish in WITHHELD:
+        raise RefusalError(f"the answer was withheld (finish_reason={finish})")
+    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+    text = "".join(p.text for p in parts if p.text and not p.thought)
+    usage = response.usage_metadata
+    thoughts = (usage.thoughts_token_count or 0) if usage else 0
+    if not text and finish == "MAX_TOKENS" and thoughts:
+        raise ThoughtsOnlyError(
+            f"no answer text: {thoughts} thinking tokens used the whole budget; raise model.max_tokens"
+        )
+    return Completion(
+        text=text,
+        input_tokens=usage.prompt_token_count if usage else None,
+        output_tokens=(usage.candidates_token_count or 0) + thoughts if usage else None,
+        latency_s=latency_s,
+        finish_reason=finish,
+    )
+
+
+def _name(value: Any) -> str | None:
+    """An SDK enum's value (``"STOP"``), or the raw string the API sent."""
+    return None if value is None else str(getattr(value, "value", value))

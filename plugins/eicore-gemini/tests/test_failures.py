@@ -1,0 +1,163 @@
+"""Failures the server can cause: rate limits, errors, timeouts, bad bodies, refusals."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Callable
+
+import httpx2
+import pytest
+from eicore_gemini import retries
+from eicore_gemini.model import GeminiModel, RefusalError, ThoughtsOnlyError
+from google.genai import errors
+
+from eicore import Prompt
+from eicore.testing.fake_api import FakeAPI, Reply
+
+PROMPT = Prompt.user("Why is the woman in the image so happy?")
+
+
+def timed(complete: Callable, instance: GeminiModel) -> tuple[str, float]:
+    started = time.perf_counter()
+    (completion,) = complete(instance, PROMPT)
+    return completion.text, time.perf_counter() - started
+
+
+def test_429_then_success_waits_retry_after_ms(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply.rate_limited(retry_after_ms=5), "1. Sunshine")
+    text, seconds = timed(complete, model())
+    assert text == "1. Sunshine"
+    assert [r.reply.status for r in fake.requests] == [429, 200]
+    assert seconds < 0.35  # 5 ms asked; the backoff would wait 0.375 s at least
+
+
+def test_retry_after_in_seconds_is_honoured(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply.rate_limited(retry_after_ms=None, retry_after="0.6"), "1. Sunshine")
+    text, seconds = timed(complete, model())
+    assert text == "1. Sunshine"
+    assert seconds >= 0.55  # longer than any first backoff (at most 0.5 s)
+
+
+def test_the_retry_delay_of_a_gemini_error_body_is_honoured(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.6s"}
+    error = {
+        "code": 429,
+        "message": "quota",
+        "status": "RESOURCE_EXHAUSTED",
+        "details": [retry_info],
+    }
+    fake.enqueue(Reply(status=429, body=json.dumps({"error": error}).encode()), "1. Sunshine")
+    text, seconds = timed(complete, model())
+    assert text == "1. Sunshine"
+    assert seconds >= 0.55
+
+
+def test_a_retry_after_date_and_the_caps() -> None:
+    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
+    error = errors.APIError(429, {}, httpx2.Response(429, headers={"retry-after": soon}))
+    assert 25 < retries.server_delay(error) <= 30
+    assert retries.delay(0, 3600) == retries.MAX_SERVER_DELAY
+    assert all(0.375 <= retries.delay(0, None) <= 0.5 for _ in range(20))
+    assert all(6 <= retries.delay(9, None) <= retries.MAX_DELAY for _ in range(20))
+
+
+def test_server_errors_until_retries_run_out_raise_the_provider_error(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.reset(answer=Reply.server_error())
+    with pytest.raises(errors.ServerError, match="500"):
+        complete(model(max_retries=3), PROMPT)
+    assert len(fake.requests) == 4  # the first try and 3 retries (the default is 5)
+
+
+def test_a_client_error_is_not_retried(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.reset(answer=Reply(text="bad request", status=400))
+    with pytest.raises(errors.ClientError, match="400"):
+        complete(model(), PROMPT)
+    assert len(fake.requests) == 1
+
+
+def test_a_reply_slower_than_the_timeout_fails_after_the_retries(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.reset(answer=Reply.slow(5))
+    started = time.perf_counter()
+    with pytest.raises(httpx2.TimeoutException):
+        complete(model(timeout=0.2, max_retries=0), PROMPT)
+    assert time.perf_counter() - started < 2
+    assert len(fake.requests) == 1
+
+
+def test_a_timeout_is_retried(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply.slow(5), "1. Sunshine")
+    text, _ = timed(complete, model(timeout=0.3, max_retries=1))
+    assert text == "1. Sunshine"
+    assert len(fake.requests) == 2
+
+
+def test_a_body_that_is_not_json_fails(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply.malformed())
+    with pytest.raises(ValueError):
+        complete(model(), PROMPT)
+    assert len(fake.requests) == 1
+
+
+def test_a_truncated_body_is_retried_then_fails(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply.truncated(), "1. Sunshine")
+    assert timed(complete, model(max_retries=1))[0] == "1. Sunshine"
+    fake.reset(answer=Reply.truncated())
+    with pytest.raises(httpx2.TransportError):
+        complete(model(max_retries=0), PROMPT)
+
+
+def test_a_withheld_answer_raises_with_the_reason(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply.refusal())
+    with pytest.raises(RefusalError, match="finish_reason=SAFETY"):
+        complete(model(), PROMPT)
+
+
+def test_a_blocked_prompt_raises_with_the_reason(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    blocked = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {}}
+    fake.enqueue(Reply(body=json.dumps(blocked).encode()))
+    with pytest.raises(RefusalError, match="block_reason=PROHIBITED_CONTENT"):
+        complete(model(), PROMPT)
+
+
+def test_a_budget_spent_on_thoughts_says_so(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    body = {
+        "candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "MAX_TOKENS"}],
+        "usageMetadata": {"promptTokenCount": 9, "thoughtsTokenCount": 512},
+    }
+    fake.enqueue(Reply(body=json.dumps(body).encode()))
+    with pytest.raises(ThoughtsOnlyError, match="512 thinking tokens.*max_tokens"):
+        complete(model(), PROMPT)
+
+
+def test_an_empty_answer_is_returned_empty(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply.empty())
+    (completion,) = complete(model(), PROMPT)
+    assert completion.text == "" and completion.finish_reason == "STOP"

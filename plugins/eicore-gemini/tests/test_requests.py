@@ -1,0 +1,118 @@
+"""What goes over the wire, and what comes back: bodies, images, usage, the client's life."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from eicore_gemini.config import GeminiConfig
+from eicore_gemini.contents import TextOnlyModelError
+from eicore_gemini.model import GeminiModel
+
+from eicore import Prompt, images
+from eicore.config import ConfigError
+from eicore.testing.fake_api import FakeAPI, Reply
+
+QUESTION = "Why is the man in the image angry?"
+
+
+def png_named_jpg(folder: Path) -> Path:
+    from PIL import Image
+
+    path = folder / "photo.jpg"
+    Image.new("RGB", (16, 12), (200, 40, 40)).save(path, format="PNG")
+    return path
+
+
+def texts(content: dict) -> list[str]:
+    return [p["text"] for p in content["parts"] if "text" in p]
+
+
+def test_text_and_image_go_inline_with_the_media_type_of_the_bytes(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable, key: str, tmp_path: Path
+) -> None:
+    path = png_named_jpg(tmp_path)
+    image = images.read(tmp_path, "photo.jpg")
+    prompt = Prompt.user(image, QUESTION, system="Answer briefly.")
+
+    (completion,) = complete(model(seed=7, system="You are careful."), prompt)
+
+    (request,) = fake.requests
+    assert request.path.endswith("/models/gemini-2.5-flash:generateContent")
+    assert request.headers["x-goog-api-key"] == key
+    body = request.body
+    (user,) = body["contents"]
+    assert user["role"] == "user" and texts(user) == [QUESTION]
+    assert request.images == [("image/png", base64.b64encode(path.read_bytes()).decode())]
+    assert "inlineData" in user["parts"][0]  # the image first, as in the prompt
+    assert texts(body["systemInstruction"]) == ["You are careful.\n\nAnswer briefly."]
+    generation = body["generationConfig"]
+    assert (generation["temperature"], generation["maxOutputTokens"], generation["seed"]) == (
+        0.0, 512, 7
+    )  # fmt: skip
+    assert completion.text == Reply().text
+
+
+def test_usage_finish_reason_and_latency_are_recorded(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    fake.enqueue(Reply("1. A broken vase", finish="length", input_tokens=321, output_tokens=4))
+    (completion,) = complete(model(), Prompt.user(QUESTION))
+    assert (completion.input_tokens, completion.output_tokens) == (321, 4)
+    assert completion.finish_reason == "MAX_TOKENS"
+    assert completion.latency_s > 0
+
+
+def test_text_only_model_sends_text_and_refuses_images(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable, tmp_path: Path
+) -> None:
+    blind = model(vision=False)
+    assert blind.accepts_images is False and model().accepts_images is True
+    complete(blind, Prompt.user(QUESTION))
+    (user,) = fake.requests[0].body["contents"]
+    assert texts(user) == [QUESTION] and fake.requests[0].images == []
+    assert "systemInstruction" not in fake.requests[0].body
+
+    png_named_jpg(tmp_path)
+    with pytest.raises(TextOnlyModelError, match="vision=false"):
+        complete(model(vision=False), Prompt.user(images.read(tmp_path, "photo.jpg"), QUESTION))
+    assert len(fake.requests) == 1
+
+
+def test_one_client_per_instance_made_on_first_call_and_closed(
+    fake: FakeAPI, model: Callable[..., GeminiModel]
+) -> None:
+    instance = model()
+    assert instance._client is None
+
+    async def calls() -> tuple[object, object]:
+        await instance.generate([Prompt.user("a"), Prompt.user("b")])
+        first = instance._client
+        await instance.generate([Prompt.user("c")])
+        second = instance._client
+        await instance.aclose()
+        return first, second
+
+    first, second = asyncio.run(calls())
+    assert first is not None and first is second
+    assert instance._client is None
+    assert len(fake.requests) == 3
+
+
+def test_a_missing_key_fails_at_construction_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY"):
+        GeminiModel(GeminiConfig())
+    with pytest.raises(ConfigError, match="GOOGLE_API_KEY"):
+        GeminiModel(GeminiConfig(api_key_env="GOOGLE_API_KEY"))
+
+
+def test_a_variable_eicore_would_not_mask_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_CREDS", "AIza-test-0123456789")
+    with pytest.raises(ConfigError, match="API_KEY"):
+        GeminiModel(GeminiConfig(api_key_env="GEMINI_CREDS"))

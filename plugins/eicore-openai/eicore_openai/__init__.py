@@ -1,0 +1,16 @@
+"""eicore-openai: models behind any OpenAI-compatible chat-completions API.
+
+``model=openai`` (api.openai.com), ``model=vllm`` and ``model=ollama`` (local servers, no key)
+are one model class with different defaults; ``model.base_url`` points any of them elsewhere.
+"""
+
+from eicore import hookimpl
+from eicore_openai.config import OllamaConfig, OpenAIConfig, VLLMConfig
+from eicore_openai.model import OpenAIModel
+
+
+@hookimpl
+def eicore_register_models(register):  # type: ignore[no-untyped-def]
+    register("openai", OpenAIModel, OpenAIConfig)
+    register("vllm", OpenAIModel, VLLMConfig)
+    register("ollama", OpenAIModel, OllamaConfig)

@@ -1,0 +1,59 @@
+"""Prompts as OpenAI chat-completions requests: text, and images inline as data URLs."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from eicore import ImagePart, Message, Prompt
+from eicore_openai.config import OpenAIConfig
+
+
+class TextOnlyModelError(ValueError):
+    """A prompt with an image for a model configured with ``vision: false``."""
+
+
+def chat_request(prompt: Prompt, config: OpenAIConfig) -> dict[str, Any]:
+    """The keyword arguments of ``chat.completions.create`` for ``prompt``.
+
+    System text (the config's, then the prompt's) becomes one leading system message; a turn
+    holding only text is sent as a plain string, which every compatible server accepts.
+    """
+    system = [config.system] if config.system else []
+    messages: list[dict[str, Any]] = []
+    for message in prompt.messages:
+        if message.role == "system":
+            system.append(message.text)
+        else:
+            messages.append({"role": message.role, "content": _content(message, config)})
+    if system:
+        messages.insert(0, {"role": "system", "content": "\n\n".join(system)})
+    request: dict[str, Any] = {
+        "model": config.name,
+        "messages": messages,
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+    }
+    if config.seed is not None:
+        request["seed"] = config.seed
+    return request
+
+
+def _content(message: Message, config: OpenAIConfig) -> str | list[dict[str, Any]]:
+    if not any(isinstance(p, ImagePart) for p in message.parts):
+        return message.text
+    if not config.vision:
+        raise TextOnlyModelError(
+            f"{config.name} is configured text-only (model.vision=false) but the prompt holds an image"
+        )
+    return [
+        {"type": "image_url", "image_url": {"url": data_url(p)}}
+        if isinstance(p, ImagePart)
+        else {"type": "text", "text": p.text}
+        for p in message.parts
+    ]
+
+
+def data_url(image: ImagePart) -> str:
+    """``data:<media type>;base64,<bytes>``, the media type read from the bytes by eicore."""
+    return f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"

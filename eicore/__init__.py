@@ -4,7 +4,7 @@ The public API for plugin authors: the ``hookimpl`` marker, the records, and the
 """
 
 from eicore.data import DataConfig
-from eicore.interfaces import Dataset, Judge, Metric, Model, ModelRole, Strategy
+from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
 from eicore.plugins import hookimpl
 from eicore.types import (
     EMOTIONS,
@@ -22,6 +22,7 @@ from eicore.types import (
 
 __all__ = [
     "EMOTIONS",
+    "APIModel",
     "Call",
     "Completion",
     "DataConfig",

@@ -7,6 +7,7 @@ imports a plugin's heavy dependencies — a plugin imports them when its object 
 from __future__ import annotations
 
 import abc
+import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol
@@ -85,6 +86,32 @@ class Model(abc.ABC):
 
     async def aclose(self) -> None:
         """Release clients, threads or memory; called once at the end of a run."""
+
+
+class APIModel(Model):
+    """A model behind a remote API, called once per prompt (SDK-free: plugins bring the client).
+
+    Its config has ``vision`` (whether images are sent: :attr:`accepts_images`) and
+    ``concurrency`` (at most this many calls in flight: :attr:`max_concurrency`; None for the
+    run's). ``generate`` fans the prompts out to :meth:`_complete`, concurrently.
+    """
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.accepts_images = config.vision
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return self.config.concurrency
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        if len(prompts) == 1:  # eicore sends API models one prompt at a time
+            return [await self._complete(prompts[0])]
+        return list(await asyncio.gather(*(self._complete(p) for p in prompts)))
+
+    @abc.abstractmethod
+    async def _complete(self, prompt: Prompt) -> Completion:
+        """One API call: the completion of ``prompt``."""
 
 
 class ModelRole(Protocol):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eicore import Completion, Model, Prompt
+from eicore import APIModel, Completion, Prompt
 from eicore.credentials import api_key
 from eicore_anthropic.config import AnthropicConfig
 from eicore_anthropic.messages import messages_request
@@ -20,14 +18,13 @@ class RefusalError(RuntimeError):
     """Claude declined to answer (``stop_reason: refusal``)."""
 
 
-class AnthropicModel(Model):
+class AnthropicModel(APIModel):
     """One Messages request per prompt; retries and backoff are the SDK's."""
 
     config: AnthropicConfig
 
     def __init__(self, config: AnthropicConfig) -> None:
         super().__init__(config)
-        self.accepts_images = config.vision
         self._api_key = api_key(config.api_key_env, owner="model.api_key_env")
         import anthropic  # noqa: F401 - imported now, not on the run's event loop
 
@@ -37,10 +34,6 @@ class AnthropicModel(Model):
     def cacheable(self) -> bool:
         """Only at temperature 0: a null temperature means the API's default sampling."""
         return self.config.temperature is not None and self.config.temperature <= 0
-
-    @property
-    def max_concurrency(self) -> int | None:
-        return self.config.concurrency
 
     def client(self) -> AsyncAnthropic:
         if self._client is None:
@@ -53,11 +46,6 @@ class AnthropicModel(Model):
                 max_retries=self.config.max_retries,
             )
         return self._client
-
-    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
-        if len(prompts) == 1:  # eicore sends API models one prompt at a time
-            return [await self._complete(prompts[0])]
-        return list(await asyncio.gather(*(self._complete(p) for p in prompts)))
 
     async def _complete(self, prompt: Prompt) -> Completion:
         request = messages_request(prompt, self.config)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eicore import Completion, Model, Prompt
+from eicore import APIModel, Completion, Prompt
 from eicore.credentials import api_key
 from eicore_gemini.config import GeminiConfig
 from eicore_gemini.contents import content_request
@@ -32,23 +30,18 @@ class ThoughtsOnlyError(RuntimeError):
     """The token budget ran out before any answer text (a thinking model's thoughts took it)."""
 
 
-class GeminiModel(Model):
+class GeminiModel(APIModel):
     """One generateContent request per prompt, retried by :mod:`eicore_gemini.retries`."""
 
     config: GeminiConfig
 
     def __init__(self, config: GeminiConfig) -> None:
         super().__init__(config)
-        self.accepts_images = config.vision
         self._api_key = api_key(config.api_key_env, owner="model.api_key_env")
         import google.genai  # noqa: F401 - imported now, not on the run's event loop
 
         self._client: genai.Client | None = None
         """Held here: a Client nobody references is collected and closes its connections."""
-
-    @property
-    def max_concurrency(self) -> int | None:
-        return self.config.concurrency
 
     def client(self) -> genai.Client:
         if self._client is None:
@@ -64,11 +57,6 @@ class GeminiModel(Model):
             )  # fmt: skip
             self._client = genai.Client(api_key=self._api_key, http_options=options)
         return self._client
-
-    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
-        if len(prompts) == 1:  # eicore sends API models one prompt at a time
-            return [await self._complete(prompts[0])]
-        return list(await asyncio.gather(*(self._complete(p) for p in prompts)))
 
     async def _complete(self, prompt: Prompt) -> Completion:
         request = content_request(prompt, self.config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Callable
 from pathlib import Path
@@ -14,17 +13,11 @@ from eicore_gemini.model import GeminiModel
 
 from eicore import Prompt, images
 from eicore.config import ConfigError
+from eicore.testing.api_runs import assert_one_client_per_instance, assert_usage_recorded
 from eicore.testing.fake_api import FakeAPI, Reply
+from eicore.testing.runs import png_named_jpg
 
 QUESTION = "Why is the man in the image angry?"
-
-
-def png_named_jpg(folder: Path) -> Path:
-    from PIL import Image
-
-    path = folder / "photo.jpg"
-    Image.new("RGB", (16, 12), (200, 40, 40)).save(path, format="PNG")
-    return path
 
 
 def texts(content: dict) -> list[str]:
@@ -59,11 +52,7 @@ def test_text_and_image_go_inline_with_the_media_type_of_the_bytes(
 def test_usage_finish_reason_and_latency_are_recorded(
     fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
 ) -> None:
-    fake.enqueue(Reply("1. A broken vase", finish="length", input_tokens=321, output_tokens=4))
-    (completion,) = complete(model(), Prompt.user(QUESTION))
-    assert (completion.input_tokens, completion.output_tokens) == (321, 4)
-    assert completion.finish_reason == "MAX_TOKENS"
-    assert completion.latency_s > 0
+    assert_usage_recorded(fake, model(), complete, "MAX_TOKENS")
 
 
 def test_text_only_model_sends_text_and_refuses_images(
@@ -85,21 +74,7 @@ def test_text_only_model_sends_text_and_refuses_images(
 def test_one_client_per_instance_made_on_first_call_and_closed(
     fake: FakeAPI, model: Callable[..., GeminiModel]
 ) -> None:
-    instance = model()
-    assert instance._client is None
-
-    async def calls() -> tuple[object, object]:
-        await instance.generate([Prompt.user("a"), Prompt.user("b")])
-        first = instance._client
-        await instance.generate([Prompt.user("c")])
-        second = instance._client
-        await instance.aclose()
-        return first, second
-
-    first, second = asyncio.run(calls())
-    assert first is not None and first is second
-    assert instance._client is None
-    assert len(fake.requests) == 3
+    assert_one_client_per_instance(model(), fake)
 
 
 def test_a_missing_key_fails_at_construction_naming_the_variable(

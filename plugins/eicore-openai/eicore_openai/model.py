@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eicore import Completion, Model, Prompt
+from eicore import APIModel, Completion, Prompt
 from eicore.credentials import api_key
 from eicore_openai.config import OpenAIConfig
 from eicore_openai.messages import chat_request
@@ -23,7 +21,7 @@ class RefusalError(RuntimeError):
     """The server declined to answer (a refusal, or ``finish_reason: content_filter``)."""
 
 
-class OpenAIModel(Model):
+class OpenAIModel(APIModel):
     """Chat completions, one request per prompt; retries and backoff are the SDK's.
 
     The request body is built here in wire form and sent with the SDK's generic ``post``, the
@@ -37,16 +35,11 @@ class OpenAIModel(Model):
 
     def __init__(self, config: OpenAIConfig) -> None:
         super().__init__(config)
-        self.accepts_images = config.vision
         env = config.api_key_env
         self._api_key = api_key(env, owner="model.api_key_env") if env else NO_KEY
         import openai  # noqa: F401 - imported now, not on the run's event loop
 
         self._client: AsyncOpenAI | None = None
-
-    @property
-    def max_concurrency(self) -> int | None:
-        return self.config.concurrency
 
     def client(self) -> AsyncOpenAI:
         if self._client is None:
@@ -59,11 +52,6 @@ class OpenAIModel(Model):
                 max_retries=self.config.max_retries,
             )
         return self._client
-
-    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
-        if len(prompts) == 1:  # eicore sends API models one prompt at a time
-            return [await self._complete(prompts[0])]
-        return list(await asyncio.gather(*(self._complete(p) for p in prompts)))
 
     async def _complete(self, prompt: Prompt) -> Completion:
         request = chat_request(prompt, self.config)

@@ -51,10 +51,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     strategy: Strategy = reg.build("strategy", cfg.strategy)
     metrics = build_metrics(cfg)
     with contextlib.ExitStack() as closing:
-        cache = None
-        if settings.cache:
-            cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite")
-            closing.callback(cache.close)
+        cache = open_call_cache(settings, closing)
         judges = build_judges(cfg, cache)
         clients = _clients(cfg, strategy, cache)
         image_root = dataset.config.image_root
@@ -102,6 +99,15 @@ async def _run_and_close(
             await client.aclose()
         for judge in parts.judges:
             await judge.aclose()
+
+
+def open_call_cache(settings: RunSettings, closing: contextlib.ExitStack) -> CallCache | None:
+    """The shared call cache unless ``run.cache=false``; closed when ``closing`` exits."""
+    if not settings.cache:
+        return None
+    cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite")
+    closing.callback(cache.close)
+    return cache
 
 
 def _clients(cfg: DictConfig, strategy: Strategy, cache: CallCache | None) -> dict[str, ModelClient]:

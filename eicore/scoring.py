@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from eicore import logs, report
 from eicore.config import ConfigError, config_hash, run_settings, snapshot
 from eicore.data import DataError, read_jsonl
-from eicore.evaluation import build_metrics
+from eicore.evaluation import build_metrics, open_call_cache
 from eicore.interfaces import Dataset, Judge
 from eicore.judging import build_judges, describe_judges
 from eicore.judgments import judgment_files
@@ -34,7 +34,7 @@ from eicore.outputs import run_counts, write_run
 from eicore.plugins import registry
 from eicore.redact import MASK, SECRET_FIELD
 from eicore.runner import judge_answer
-from eicore.store import CallCache, RunStore, cache_home
+from eicore.store import RunStore
 from eicore.types import Response, Sample, SampleRecord
 
 
@@ -178,10 +178,7 @@ def score(
     logs.configure(None, settings.log_level)
     metrics = build_metrics(cfg)
     with contextlib.ExitStack() as closing:
-        cache = None
-        if settings.cache:
-            cache = CallCache(Path(settings.cache_dir or cache_home()) / "calls.sqlite")
-            closing.callback(cache.close)
+        cache = open_call_cache(settings, closing)
         judges = build_judges(judging, cache)
         if not judges:
             raise ConfigError("no judge to score with: give `judge=<name>`")

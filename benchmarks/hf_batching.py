@@ -78,10 +78,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from eicore_hf.tiny import build_llava
 
     from eicore.config import register_resolvers
     from eicore.plugins import registry
-    from eicore_hf.tiny import build_llava
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)

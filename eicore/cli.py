@@ -234,5 +234,8 @@ def main() -> None:
     try:
         commands[command](rest)
     except KeyboardInterrupt:
-        print("eicore: interrupted; finished samples are saved, run the same command to resume", file=sys.stderr)
+        print(
+            "eicore: interrupted; finished samples are saved, run the same command to resume",
+            file=sys.stderr,
+        )
         raise SystemExit(130) from None

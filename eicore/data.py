@@ -60,7 +60,10 @@ def flags_of(question: str, truth: str) -> tuple[str, ...]:
         flags.append("question-is-refusal")
     if question.rstrip().endswith(("'", '"')):
         flags.append("stray-quote")
-    if any(_NUMBERED.sub("", line).strip() == "" and _NUMBERED.match(line) for line in truth.splitlines()):
+    if any(
+        _NUMBERED.sub("", line).strip() == "" and _NUMBERED.match(line)
+        for line in truth.splitlines()
+    ):
         flags.append("empty-trigger-item")
     return tuple(flags)
 

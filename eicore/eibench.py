@@ -24,12 +24,18 @@ from eicore.types import Sample
 COMMIT = "aff98d088367e60ac412905dd534f0cf062386b7"
 SOURCE = f"https://raw.githubusercontent.com/Lum1104/EIBench/{COMMIT}/EIBench"
 FILES = {
-    "user.jsonl": ("EI_Basic/user.jsonl", "04cb1145f124e261c0146470316f2d91e03fe7f87169f51396363eec3347b76b"),
+    "user.jsonl": (
+        "EI_Basic/user.jsonl",
+        "04cb1145f124e261c0146470316f2d91e03fe7f87169f51396363eec3347b76b",
+    ),
     "basic_ground_truth.json": (
         "EI_Basic/basic_ground_truth.json",
         "17ba97385a6de152e8ed432b8a38eb899c970a10431a4f33ec3fa1a8c6478f8b",
     ),
-    "ec_complex.jsonl": ("EI_Complex/ec_complex.jsonl", "09eccd5112de2c03c191196ab8481ed072c0b7b7b133bea273ecdf2751d94d42"),
+    "ec_complex.jsonl": (
+        "EI_Complex/ec_complex.jsonl",
+        "09eccd5112de2c03c191196ab8481ed072c0b7b7b133bea273ecdf2751d94d42",
+    ),
 }
 """Local file name → (path in the repository, sha256)."""
 SPLIT_FILES = {"basic": ("user.jsonl", "basic_ground_truth.json"), "complex": ("ec_complex.jsonl",)}

@@ -90,7 +90,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 
 async def _run_and_close(
-    samples: list[Sample], parts: Components, store: RunStore, settings: RunSettings, progress: Progress
+    samples: list[Sample],
+    parts: Components,
+    store: RunStore,
+    settings: RunSettings,
+    progress: Progress,
 ) -> None:
     try:
         await run_samples(samples, parts, store, settings.concurrency, progress, settings.progress)
@@ -110,7 +114,9 @@ def open_call_cache(settings: RunSettings, closing: contextlib.ExitStack) -> Cal
     return cache
 
 
-def _clients(cfg: DictConfig, strategy: Strategy, cache: CallCache | None) -> dict[str, ModelClient]:
+def _clients(
+    cfg: DictConfig, strategy: Strategy, cache: CallCache | None
+) -> dict[str, ModelClient]:
     """One client per distinct model config; roles without their own config use ``model``."""
     reg = registry()
     roles = cfg.get("roles") or {}
@@ -166,15 +172,23 @@ def _summarise(
     cached = sum(c.calls_cached for c in distinct)
     logger.info(
         "this invocation: {} answered, {} failed, {} resumed; {} calls made, {} cached; {:.1f}s",
-        progress.answered, progress.failed, progress.skipped, made, cached, seconds,
+        progress.answered,
+        progress.failed,
+        progress.skipped,
+        made,
+        cached,
+        seconds,
     )
     if not result["complete"]:
         logger.warning(
             "stopped with {} of {} samples done; run the same command again to resume",
-            result["n_samples"], progress.total,
+            result["n_samples"],
+            progress.total,
         )
     if "recall" in result:
-        label = f"{cfg.model.plugin} / {cfg.strategy.plugin} / {OmegaConf.select(cfg, 'data.split')}"
+        label = (
+            f"{cfg.model.plugin} / {cfg.strategy.plugin} / {OmegaConf.select(cfg, 'data.split')}"
+        )
         print(report.run_table(label, result, progress.total))
     if "cost_usd" in result:
         cost = result["cost_usd"]

@@ -57,7 +57,9 @@ class Images(Dataset):
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
         if not files:
             raise DataError(f"no images ({', '.join(sorted(SUFFIXES))}) under {root}")
-        return [(str(p.relative_to(root)), None, emotion_of(str(p.relative_to(root)))) for p in files]
+        return [
+            (str(p.relative_to(root)), None, emotion_of(str(p.relative_to(root)))) for p in files
+        ]
 
     def _from_jsonl(self, path: Path) -> list[tuple[str, str | None, str | None]]:
         rows = []
@@ -65,7 +67,7 @@ class Images(Dataset):
         for number, row in read_jsonl(path, single_key=False):
             image = row.get("image")
             if not isinstance(image, str) or not image:
-                raise DataError(f"{path}, line {number}: needs an \"image\" path")
+                raise DataError(f'{path}, line {number}: needs an "image" path')
             if image in seen:
                 raise DataError(
                     f"{path}, line {number}: image {image!r} is already on line {seen[image]}; "

@@ -23,7 +23,9 @@ def resolve(image_root: str | Path | None, relative: str) -> Path:
         )
     root = Path(image_root).expanduser().resolve()
     if Path(relative).is_absolute():
-        raise ImageError(f"image path {relative!r} is absolute; paths must be relative to data.image_root")
+        raise ImageError(
+            f"image path {relative!r} is absolute; paths must be relative to data.image_root"
+        )
     path = (root / relative).resolve()
     if not path.is_relative_to(root):
         raise ImageError(f"image path {relative!r} escapes data.image_root ({root}); refused")
@@ -38,7 +40,9 @@ def read(image_root: str | Path | None, relative: str) -> ImagePart:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ImageError(f"image not found: {path} (from {relative!r}; check data.image_root)") from None
+        raise ImageError(
+            f"image not found: {path} (from {relative!r}; check data.image_root)"
+        ) from None
     except OSError as exc:
         raise ImageError(f"image unreadable: {path}: {exc}") from None
     try:

@@ -64,7 +64,9 @@ class Model(abc.ABC):
         """What makes this model's answers what they are: the cache key's model part."""
         fields = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
         kept = {
-            k: v for k, v in fields.items() if k not in RUNTIME_FIELDS and not SECRET_FIELD.search(k)
+            k: v
+            for k, v in fields.items()
+            if k not in RUNTIME_FIELDS and not SECRET_FIELD.search(k)
         }
         return {"plugin": getattr(self.config, "plugin", type(self).__name__), **kept}
 

@@ -148,13 +148,17 @@ class Registry:
                     info.registered.clear()
 
     def _register_into(self, kind: str, info: PluginInfo) -> Callable[..., None]:
-        def register(name: str, factory: Callable[[Any], Any], config_class: type | None = None) -> None:
+        def register(
+            name: str, factory: Callable[[Any], Any], config_class: type | None = None
+        ) -> None:
             config_class = config_class or dataclasses.make_dataclass(f"{name}_config", [])
             if not dataclasses.is_dataclass(config_class):
                 raise TypeError(f"{kind} {name!r}: config_class must be a dataclass")
             previous = self.components[kind].get(name)
             if previous is not None:
-                raise ValueError(f"{kind} {name!r} is already registered by plugin {previous.plugin!r}")
+                raise ValueError(
+                    f"{kind} {name!r} is already registered by plugin {previous.plugin!r}"
+                )
             self.components[kind][name] = Registration(kind, name, factory, config_class, info.name)
             info.registered.append((kind, name))
 

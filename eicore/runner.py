@@ -73,7 +73,11 @@ async def judge_answer(judge: Judge, sample: Sample, text: str) -> Judgment:
     except Exception as exc:
         logger.warning("judge {} failed on {}: {}", judge.name, sample.id, exc)
         return Judgment(
-            judge.name, None, len(sample.triggers), "error", f"{type(exc).__name__}: {redact(str(exc))}"
+            judge.name,
+            None,
+            len(sample.triggers),
+            "error",
+            f"{type(exc).__name__}: {redact(str(exc))}",
         )
 
 

@@ -171,9 +171,7 @@ def record_from_dict(data: dict[str, Any]) -> SampleRecord:
             Call(**{**c, "completion": Completion(**c["completion"])}) for c in r["trace"]
         )
         response = Response(text=r["text"], trace=trace)
-    judgments = tuple(
-        Judgment(**{**j, "matched": tuple(j["matched"])}) for j in data["judgments"]
-    )
+    judgments = tuple(Judgment(**{**j, "matched": tuple(j["matched"])}) for j in data["judgments"])
     return SampleRecord(
         sample=sample,
         status=data["status"],

@@ -21,10 +21,10 @@ from eicore.data import (
     DataConfig,
     DataError,
     load_basic,
-    report_defects,
     load_complex,
     parse_shard,
     parse_triggers,
+    report_defects,
     select,
 )
 from eicore.eibench import COMMIT, FILES, EIBench, EIBenchConfig

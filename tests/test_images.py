@@ -189,7 +189,9 @@ def test_a_vision_model_without_an_image_root_fails_before_any_call(
 ) -> None:
     log = tmp_path / "calls.jsonl"
     result = cli.run(
-        *echo_args(eibench_dir, tmp_path / "runs", "data.limit=2", f"model.log={log}", model="echo-vision"),
+        *echo_args(
+            eibench_dir, tmp_path / "runs", "data.limit=2", f"model.log={log}", model="echo-vision"
+        ),
         expect=None,
     )
     assert result.returncode == 2 and "data.image_root" in result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from eicore_test_support import CLI, echo_args, only_run_dir
 
 MODEL_KEY = "sk-live-MODELSECRET-0123456789"

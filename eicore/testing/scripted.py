@@ -44,6 +44,9 @@ class ScriptedModel(Model):
         if self.config.log:
             with Path(self.config.log).open("a", encoding="utf-8") as log:
                 for p in prompts:
-                    row = {"text": [m.text for m in p.messages], "images": [i.sha256 for i in p.images]}
+                    row = {
+                        "text": [m.text for m in p.messages],
+                        "images": [i.sha256 for i in p.images],
+                    }
                     log.write(json.dumps(row) + "\n")
         return [Completion(text=self.reply(p), finish_reason="stop") for p in prompts]

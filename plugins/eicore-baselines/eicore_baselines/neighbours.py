@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from eicore_metrics.embeddings import SentenceEncoder
 
 from eicore import Sample
-from eicore_metrics.embeddings import SentenceEncoder
 
 
 @dataclass(frozen=True)

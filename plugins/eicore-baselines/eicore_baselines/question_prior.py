@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eicore_metrics.embeddings import MODEL_NAME, shared_encoder
+
 from eicore import Completion, Model, Prompt
 from eicore.plugins import registry
 from eicore_baselines.neighbours import QuestionIndex
-from eicore_metrics.embeddings import MODEL_NAME, shared_encoder
 
 
 @dataclass

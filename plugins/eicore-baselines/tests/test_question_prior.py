@@ -8,13 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from eicore import Prompt, Sample
-from eicore.plugins import Registry
 from eicore_baselines import question_prior
 from eicore_baselines.neighbours import QuestionIndex
 from eicore_baselines.question_prior import QuestionPrior, QuestionPriorConfig, numbered
 from eicore_metrics.embeddings import shared_encoder
+
+from eicore import Prompt, Sample
+from eicore.plugins import Registry
 
 PERSONA = (
     "You are an expert in emotion psychology.\n"

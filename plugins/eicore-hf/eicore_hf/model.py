@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eicore import Completion, Model, Prompt
-
 from eicore_hf import chat
 from eicore_hf.config import HFConfig, check
 from eicore_hf.loading import (

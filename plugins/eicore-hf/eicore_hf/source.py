@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from eicore.config import ConfigError
-
 from eicore_hf.config import HFConfig
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")

@@ -118,8 +118,12 @@ def build_llava(
     ``special_scale=1`` leaves the special tokens' output rows alone: answers then rarely end
     before ``max_new_tokens``."""
     import torch
-    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration
-    from transformers import LlavaProcessor
+    from transformers import (
+        CLIPVisionConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     folder = Path(folder)

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-
-from eicore import Prompt
-from eicore.config import ConfigError
 from eicore_hf.config import HFConfig
 from eicore_hf.loading import ModelLoadError
 from eicore_hf.model import hf_model
 from eicore_hf.source import ModelSourceError
+
+from eicore import Prompt
+from eicore.config import ConfigError
 
 
 @pytest.fixture

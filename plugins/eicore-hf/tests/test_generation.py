@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from eicore import Completion, Prompt
 from eicore_hf.config import HFConfig
 from eicore_hf.model import HFModel, TextModel, VisionModel, hf_model
 from eicore_hf.tiny import EOS, IMAGE, SPECIAL_TOKENS, image_tokens_per_image
+
+from eicore import Completion, Prompt
 
 MAX_NEW_TOKENS = 24
 QUESTIONS = (

@@ -28,11 +28,11 @@ from pathlib import Path
 from statistics import fmean
 
 import numpy as np
+from eicore_metrics.embeddings import model_version, shared_encoder
+from eicore_metrics.semantic import DEFAULT_THRESHOLD, answer_units, best_matches, strip_marks
 
 from eicore import EMOTIONS, Sample
 from eicore.data import load_basic
-from eicore_metrics.embeddings import model_version, shared_encoder
-from eicore_metrics.semantic import DEFAULT_THRESHOLD, answer_units, best_matches, strip_marks
 
 PERCENTILES = (50, 90, 95, 99, 99.9)
 THRESHOLDS = (0.5, 0.6, 0.7)

@@ -10,9 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from eicore import Response, Sample, SampleRecord
-from eicore.plugins import Registry
 from eicore_metrics.calibration import (
     calibrate,
     fit,
@@ -21,6 +18,9 @@ from eicore_metrics.calibration import (
 )
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 from eicore_metrics.statistics import Bootstrap
+
+from eicore import Response, Sample, SampleRecord
+from eicore.plugins import Registry
 
 TRIGGERS = [
     ("The man is shouting at someone.", "Rainy, gloomy weather.", "A broken phone on the floor."),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from eicore import Judgment, Response, Sample, SampleRecord
 from eicore_metrics.coherence import Coherence, answer_coherence
 from eicore_metrics.embeddings import shared_encoder
+
+from eicore import Judgment, Response, Sample, SampleRecord
 
 
 def record(i: int, answer: str, emotion: str, recalled: int) -> SampleRecord:

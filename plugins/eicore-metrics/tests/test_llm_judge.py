@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 
 from eicore import Completion, Model, Prompt, Sample
 from eicore.plugins import Registry
 from eicore.store import CallCache
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
-from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 
 SAMPLE = Sample(
     "s1", "basic", "x/Angry/1.png", "Why is the man angry?",

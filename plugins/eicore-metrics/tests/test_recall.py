@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from eicore_metrics.recall import TriggerRecall
 
 from eicore import Judgment, Response, Sample, SampleRecord
-from eicore_metrics.recall import TriggerRecall
 
 
 def record(

@@ -6,9 +6,6 @@ import asyncio
 
 import numpy as np
 import pytest
-
-from eicore import Sample
-from eicore.plugins import Registry
 from eicore_metrics.embeddings import MODEL_NAME, SentenceEncoder, shared_encoder
 from eicore_metrics.semantic import (
     DEFAULT_THRESHOLD,
@@ -16,6 +13,9 @@ from eicore_metrics.semantic import (
     SemanticJudgeConfig,
     answer_units,
 )
+
+from eicore import Sample
+from eicore.plugins import Registry
 
 TRIGGERS = (
     "The man is shouting at someone.",

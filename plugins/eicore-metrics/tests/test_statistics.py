@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from eicore import Judgment, Response, Sample, SampleRecord
 from eicore_metrics.recall import TriggerRecall, TriggerRecallConfig
 from eicore_metrics.statistics import (
     Bootstrap,
@@ -17,12 +15,15 @@ from eicore_metrics.statistics import (
     paired_difference,
 )
 
+from eicore import Judgment, Response, Sample, SampleRecord
+
 A = [0.0, 0.2, 0.25, 0.5, 0.5, 0.6, 0.75, 1.0, 1.0, 0.4, 0.2, 0.0, 0.8, 0.5]
 B = [0.2, 0.2, 0.5, 0.25, 0.75, 0.6, 0.5, 1.0, 0.8, 0.4, 0.0, 0.2, 1.0, 0.5]
 
 
 def test_pearson_and_spearman_equal_scipy() -> None:
     from scipy import stats
+
     got = agreement(A, B)
     assert got["pearson"] == pytest.approx(stats.pearsonr(A, B).statistic)
     assert got["spearman"] == pytest.approx(stats.spearmanr(A, B).statistic)  # ties averaged
@@ -33,6 +34,7 @@ def test_pearson_and_spearman_equal_scipy() -> None:
 @pytest.mark.parametrize("bins", [2, 4, 5])
 def test_kappa_on_binned_scores_equals_scikit_learn(bins: int) -> None:
     from sklearn import metrics
+
     x, y = bins_of(np.array(A), bins), bins_of(np.array(B), bins)
     assert agreement(A, B, bins)["kappa"] == pytest.approx(metrics.cohen_kappa_score(x, y))
 

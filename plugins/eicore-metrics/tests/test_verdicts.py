@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from eicore_metrics.verdicts import echo_contexts, parse_verdict
 
 PAPER_STYLE = "Answer in the form {score: correct/total}, e.g. {score: 2/5}, then explain."

@@ -61,7 +61,9 @@ class Caption(Strategy):
     async def caption(self, sample: Sample, image: ImagePart | None, captioner: ModelRole) -> str:
         if self.config.captions:
             if sample.image not in self.given:
-                raise MissingCaptionError(f"{self.config.captions} has no caption for {sample.image}")
+                raise MissingCaptionError(
+                    f"{self.config.captions} has no caption for {sample.image}"
+                )
             return self.given[sample.image]
         return await ask(captioner, self.config.caption_prompt, image, round=CAPTIONER_ROUND)
 

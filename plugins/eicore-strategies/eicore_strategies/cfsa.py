@@ -114,20 +114,27 @@ class CFSA(Strategy):
     ) -> str:
         c = self.config
         vlm = models["answerer"]
-        enriched = await ask(models["planner"], c.enrich_prompt.format(question=sample.question), round=ENRICH)
+        enriched = await ask(
+            models["planner"], c.enrich_prompt.format(question=sample.question), round=ENRICH
+        )
         grounded = await ask(vlm, c.ground_prompt.format(enriched=enriched), image, round=GROUND)
         known = [
             (q, await ask(vlm, c.answer_prompt.format(question=q), image, round=GENERAL))
             for q in c.general_questions
         ]
         posed = await ask(
-            vlm, c.pose_prompt.format(grounded=grounded, facts=facts(known), count=c.scenario_count),
-            image, round=POSE,
+            vlm,
+            c.pose_prompt.format(grounded=grounded, facts=facts(known), count=c.scenario_count),
+            image,
+            round=POSE,
         )
         for q in posed_questions(posed, c.scenario_count):
-            known.append((q, await ask(vlm, c.answer_prompt.format(question=q), image, round=SCENARIO)))
+            known.append(
+                (q, await ask(vlm, c.answer_prompt.format(question=q), image, round=SCENARIO))
+            )
         summary = await ask(
-            models["summarizer"], c.summary_prompt.format(grounded=grounded, facts=facts(known)),
+            models["summarizer"],
+            c.summary_prompt.format(grounded=grounded, facts=facts(known)),
             round=SUMMARY,
         )
         return numbered(listed_items(summary))

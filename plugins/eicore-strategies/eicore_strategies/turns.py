@@ -5,7 +5,9 @@ from __future__ import annotations
 from eicore import ImagePart, ModelRole, Prompt
 
 
-async def ask(model: ModelRole, text: str, image: ImagePart | None = None, *, round: int = 0) -> str:
+async def ask(
+    model: ModelRole, text: str, image: ImagePart | None = None, *, round: int = 0
+) -> str:
     """The role's answer to ``text``; ``image`` is attached only if the role accepts images."""
     parts = (image, text.strip()) if image is not None and model.accepts_images else (text.strip(),)
     completion = await model.complete(Prompt.user(*parts), round=round)

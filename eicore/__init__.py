@@ -3,6 +3,7 @@
 The public API for plugin authors: the ``hookimpl`` marker, the records, and the base classes.
 """
 
+from eicore.calls import AnswerError, RefusalError
 from eicore.data import DataConfig
 from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
 from eicore.plugins import hookimpl
@@ -23,6 +24,7 @@ from eicore.types import (
 __all__ = [
     "EMOTIONS",
     "APIModel",
+    "AnswerError",
     "Call",
     "Completion",
     "DataConfig",
@@ -35,6 +37,7 @@ __all__ = [
     "Model",
     "ModelRole",
     "Prompt",
+    "RefusalError",
     "Response",
     "Sample",
     "SampleRecord",

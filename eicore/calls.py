@@ -12,6 +12,26 @@ from eicore.store import CallCache
 from eicore.types import Call, Completion, Prompt
 
 
+class AnswerError(Exception):
+    """The model answered, but not with a usable answer (a refusal, a budget spent on thinking).
+
+    The call was made and billed: ``completion`` holds what came back, token counts included,
+    and the sample's trace records it (so metrics.json counts its tokens and cost) before the
+    sample fails with this error. Never cached.
+    """
+
+    def __init__(self, message: str, completion: Completion) -> None:
+        super().__init__(message)
+        self.completion = completion
+        self.traced = False
+        """Whether a trace holds this call as made; samples that shared the call in flight
+        (the same exception) record it as cached, so it is made, and costs, once."""
+
+
+class RefusalError(AnswerError):
+    """The model declined to answer (a refusal signal or a safety filter)."""
+
+
 class ModelClient:
     """One model shared by all of a run's samples.
 
@@ -57,7 +77,11 @@ class ModelClient:
             self.calls_cached += 1
             return hit, True
         if key in self._inflight:
-            completion = await asyncio.shield(self._inflight[key])
+            try:
+                completion = await asyncio.shield(self._inflight[key])
+            except AnswerError:
+                self.calls_cached += 1
+                raise
             self.calls_cached += 1
             return completion, True
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
@@ -79,11 +103,15 @@ class ModelClient:
         return completion, False
 
     async def _call(self, prompt: Prompt) -> Completion:
-        if self.model.max_batch_size > 1:
-            completion = await self._batched(prompt)
-        else:
-            async with self._limit:
-                (completion,) = await self.model.generate([prompt])
+        try:
+            if self.model.max_batch_size > 1:
+                completion = await self._batched(prompt)
+            else:
+                async with self._limit:
+                    (completion,) = await self.model.generate([prompt])
+        except AnswerError:
+            self.calls_made += 1
+            raise
         self.calls_made += 1
         return completion
 
@@ -114,7 +142,7 @@ class ModelClient:
                     if not f.done():
                         f.set_exception(exc)
                 continue
-            for (_, f), result in zip(batch, results):
+            for (_, f), result in zip(batch, results, strict=True):
                 if not f.done():
                     f.set_result(result)
 
@@ -134,6 +162,13 @@ class RoleHandle:
         self.accepts_images = client.accepts_images
 
     async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion:
-        completion, cached = await self.client.complete(prompt, round)
+        """The completion of ``prompt``; a call answered unusably is traced, then raised."""
+        try:
+            completion, cached = await self.client.complete(prompt, round)
+        except AnswerError as exc:
+            call = Call(self.role, round, prompt.fingerprint(), exc.completion, exc.traced)
+            self.trace.append(call)
+            exc.traced = True
+            raise
         self.trace.append(Call(self.role, round, prompt.fingerprint(), completion, cached))
         return completion

@@ -19,7 +19,8 @@ USAGE = """usage: eicore <command> [args]
 
 commands:
   run [overrides...]   evaluate: `eicore run model=<name> strategy=<name> data.split=basic|complex`
-                       (Hydra syntax; `-m` sweeps comma-separated values; `--cfg job` prints the config)
+                       (Hydra syntax; `-m` sweeps comma-separated values; `--cfg job` prints
+                       the config)
   annotate [overrides...]
                        CFSA ground truth for new images: `eicore annotate model=<vlm>
                        data.image_root=<folder>` writes user.jsonl, basic_ground_truth.json and
@@ -38,6 +39,27 @@ commands:
                        fit the semantic judge's threshold to a reference judge's scores in the run;
                        saves it as `judge=<preset>` (needs eicore-metrics)
   plugins [--json]     list installed plugins, their distributions and what they registered
+  report <dir>... [--out <dir>]
+                       the paper's tables (summary.md/.csv/.tex) and plots from run and sweep
+                       directories; flags runs that are not comparable (docs/sweeps.md)
+  merge <shard dir>... [--out <dir>]
+                       the shards of one run (`data.shard=i/n`) into the unsharded run's directory
+  view <run dir>... [--port N] [--image-root <dir>]
+                       serve the run viewer on 127.0.0.1 (answers, triggers, judgments, traces,
+                       full-size images; two runs side by side); every run also writes report.html
+  view <annotate run> --review --reviewer <name>
+                       review `eicore annotate` output: edit, delete, add triggers, rate 0-5; saves
+                       <run>/reviews/<name>/basic_ground_truth.json, user.jsonl, ratings.jsonl
+  agreement <annotate run | ratings.jsonl>... [--out <dir>] [--json]
+                       reviewers' agreement on their ratings (Krippendorff's alpha)
+  new-plugin <name> --kind model|strategy|judge|metric|dataset [--dir <folder>]
+                       write a new plugin's folder (pyproject with its entry point, the
+                       component's module, a README, passing tests) to start from
+  cache verify [--repair] [--cache-dir <dir>]
+                       check the call cache ($EICORE_CACHE/calls.sqlite) entry by entry;
+                       --repair drops damaged entries (exit 1 while damage remains)
+  cache clear [--cache-dir <dir>]
+                       delete the call cache (the recovery for a file SQLite cannot read)
 """
 
 CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError)
@@ -199,6 +221,41 @@ def calibrate(argv: list[str]) -> None:
     )
 
 
+def report(argv: list[str]) -> None:
+    from eicore.rundirs import RunDirError, collect
+    from eicore.summary import write_summary
+
+    parser = argparse.ArgumentParser(prog="eicore report")
+    parser.add_argument("dirs", nargs="+", type=Path, help="run and sweep directories")
+    parser.add_argument("--out", type=Path, help="where to write (default: the one dir given)")
+    args = parser.parse_args(argv)
+    if args.out is None and len(args.dirs) > 1:
+        parser.error("several directories: say where the summary goes with --out <dir>")
+    try:
+        summary = write_summary(args.out or args.dirs[0], collect(args.dirs))
+    except RunDirError as exc:
+        print(f"eicore report: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(summary.markdown)
+    print("wrote " + ", ".join(str(p) for p in summary.files), file=sys.stderr)
+
+
+def merge(argv: list[str]) -> None:
+    from eicore.merge import merge as merge_shards
+    from eicore.rundirs import RunDirError
+
+    parser = argparse.ArgumentParser(prog="eicore merge")
+    parser.add_argument("shards", nargs="+", type=Path, help="the run directories of the shards")
+    parser.add_argument("--out", type=Path, help="the merged run (default: beside the shards)")
+    args = parser.parse_args(argv)
+    try:
+        run_dir, _ = merge_shards(args.shards, args.out)
+    except (RunDirError, *CLEAN_ERRORS) as exc:
+        print(f"eicore merge: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(run_dir)
+
+
 def plugins(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="eicore plugins")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -214,6 +271,54 @@ def plugins(argv: list[str]) -> None:
             print(f"    {kind:<9} {name}")
 
 
+def cache(argv: list[str]) -> None:
+    from eicore import cache_admin
+    from eicore.store import cache_home
+
+    parser = argparse.ArgumentParser(prog="eicore cache")
+    parser.add_argument("action", choices=("verify", "clear"))
+    parser.add_argument("--repair", action="store_true", help="verify: drop damaged entries")
+    parser.add_argument("--cache-dir", type=Path, help="default: $EICORE_CACHE")
+    args = parser.parse_args(argv)
+    path = (args.cache_dir or cache_home()) / "calls.sqlite"
+    if args.action == "clear":
+        removed = cache_admin.clear(path)
+        print(f"removed {', '.join(map(str, removed))}" if removed else f"{path}: no cache here")
+        return
+    report = cache_admin.verify(path, repair=args.repair)
+    print(report.summary())
+    if not report.sound:
+        raise SystemExit(1)
+
+
+def new_plugin(argv: list[str]) -> None:
+    from eicore import scaffold
+
+    parser = argparse.ArgumentParser(prog="eicore new-plugin")
+    parser.add_argument("name", help="the component's name, e.g. acme-chat (`model=acme-chat`)")
+    parser.add_argument("--kind", required=True, choices=scaffold.KINDS)
+    parser.add_argument("--dir", type=Path, default=Path("."), help="where its folder goes")
+    args = parser.parse_args(argv)
+    try:
+        folder = scaffold.new_plugin(args.name, args.kind, args.dir)
+    except scaffold.ScaffoldError as exc:
+        print(f"eicore new-plugin: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"wrote {folder}\nnext: cd {folder} && pip install -e '.[test]' && pytest")
+
+
+def view(argv: list[str]) -> None:
+    from eicore.viewer.commands import view as serve
+
+    serve(argv)
+
+
+def agreement(argv: list[str]) -> None:
+    from eicore.viewer.commands import agreement_command
+
+    agreement_command(argv)
+
+
 def main() -> None:
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
@@ -227,6 +332,12 @@ def main() -> None:
         "compare": compare,
         "calibrate": calibrate,
         "plugins": plugins,
+        "report": report,
+        "merge": merge,
+        "view": view,
+        "agreement": agreement,
+        "new-plugin": new_plugin,
+        "cache": cache,
     }
     if command not in commands:
         print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)

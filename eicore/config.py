@@ -19,14 +19,23 @@ IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "judges", "metri
 
 @dataclass
 class RunSettings:
+    """``run.*``: how a run runs and where it is written; none of it changes results."""
+
     name: str = "default"
+    """The run directory's name under ``root``; the default names model, strategy, split and
+    config hash, so the same command resumes the same run."""
     root: str = "runs"
+    """Folder of run directories (multiruns go to ``<root>/sweeps``)."""
     concurrency: int = 8
+    """Samples in flight at once."""
     cache: bool = True
+    """Reuse identical model calls from the shared call cache."""
     cache_dir: str | None = None
     """Where the call cache lives; default ``$EICORE_CACHE`` or the user cache folder."""
     progress: bool = True
+    """Show a progress bar on stderr."""
     log_level: str = "INFO"
+    """Loguru level for the console and the run's eicore.log."""
 
 
 class ConfigError(ValueError):
@@ -60,10 +69,17 @@ def _drop_runtime(tree: Any) -> Any:
     return tree
 
 
+def identity_tree(cfg: DictConfig) -> dict[str, Any]:
+    """The result-deciding parts of a config (:data:`IDENTITY_KEYS`), runtime fields and
+    secrets left out."""
+    tree = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in IDENTITY_KEYS if k in cfg}
+    identity: dict[str, Any] = _drop_runtime(tree)
+    return identity
+
+
 def config_hash(cfg: DictConfig) -> str:
     """A digest of the result-deciding parts of a config; equal configs resume the same run."""
-    tree = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in IDENTITY_KEYS if k in cfg}
-    payload = json.dumps(_drop_runtime(tree), sort_keys=True, default=str)
+    payload = json.dumps(identity_tree(cfg), sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:10]
 
 

@@ -27,7 +27,8 @@ _REFUSAL = re.compile(r"\b(I'm unable|I am unable|I cannot|I can't|as an AI)\b",
 
 
 class DataError(ValueError):
-    """A data file that cannot be used; the message names the file and, where it applies, the line."""
+    """A data file that cannot be used; the message names the file and, where it applies, the
+    line."""
 
 
 @dataclass
@@ -68,23 +69,63 @@ def flags_of(question: str, truth: str) -> tuple[str, ...]:
     return tuple(flags)
 
 
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key {key!r} appears twice in one object")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` refusing a key given twice (``json`` would keep the last silently)."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKeyError(key)
+        obj[key] = value
+    return obj
+
+
+def _second_line(text: str, key: str) -> str:
+    """``, line N``: where ``key`` appears the second time in a JSON text, when it can tell."""
+    found = [m.start() for m in re.finditer(re.escape(json.dumps(key, ensure_ascii=False)), text)]
+    return f", line {text[: found[1]].count(chr(10)) + 1}" if len(found) > 1 else ""
+
+
+def parse_json(text: str, where: str) -> Any:
+    """``text`` as JSON with no key repeated in an object; errors name ``where``."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})") from None
+    except _DuplicateKeyError as exc:
+        raise DataError(f"{where}: {exc}") from None
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 file's text (a BOM is dropped); bytes that are not UTF-8 are a DataError
+    naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}, line {line}: not UTF-8 text (byte {data[exc.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
+
+
 def read_jsonl(path: Path, single_key: bool = True) -> list[tuple[int, dict[str, Any]]]:
     """Objects of a JSONL file with their 1-based line numbers; blank lines are skipped.
 
     ``single_key``: every object must be EIBench's ``{key: value}`` shape.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+    text = read_text(path)
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {number}: malformed JSON ({exc.msg})") from None
+        obj = parse_json(line, f"{path}, line {number}")
         if not isinstance(obj, dict) or (single_key and len(obj) != 1):
             expected = "one {key: value} object" if single_key else "a JSON object"
             raise DataError(f"{path}, line {number}: expected {expected}")
@@ -102,10 +143,15 @@ def _string(value: Any, where: str) -> str:
 
 def load_basic(questions: Path, ground_truth: Path, split: str = "basic") -> list[Sample]:
     """``user.jsonl`` + ``basic_ground_truth.json``; the sample id is the image path."""
+    text = read_text(ground_truth)
     try:
-        truth = json.loads(ground_truth.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{ground_truth}: malformed JSON ({exc})") from None
+        truth = json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{ground_truth}, line {exc.lineno}: malformed JSON ({exc.msg}, column {exc.colno})"
+        ) from None
+    except _DuplicateKeyError as exc:
+        raise DataError(f"{ground_truth}{_second_line(text, exc.key)}: {exc}") from None
     if not isinstance(truth, dict):
         raise DataError(f"{ground_truth}: expected an object mapping image path → triggers")
     samples: list[Sample] = []
@@ -119,8 +165,9 @@ def load_basic(questions: Path, ground_truth: Path, split: str = "basic") -> lis
         seen.add(image)
         if image not in truth:
             raise DataError(f"{ground_truth}: no ground truth for {image!r} ({where})")
-        text = _string(truth[image], f"{ground_truth}, key {image!r}")
-        samples.append(_sample(image, split, image, question, text, emotion_of(image), where))
+        in_truth = f"{ground_truth}, key {image!r}"
+        text = _string(truth[image], in_truth)
+        samples.append(_sample(image, split, image, question, text, emotion_of(image), in_truth))
     return samples
 
 

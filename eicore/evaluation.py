@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.metadata
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from eicore.judging import build_judges, describe_judges
 from eicore.judgments import judgment_files
 from eicore.outputs import run_counts, write_run
 from eicore.plugins import registry
+from eicore.provenance import run_provenance
 from eicore.redact import redact_tree
 from eicore.runner import Components, Progress, run_samples
 from eicore.store import CallCache, RunStore, cache_home
@@ -82,7 +82,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 result.update(metric.compute(records))
             result["strategy"] = redact_tree(strategy.describe())
             result["judges"] = describe_judges(judges)
-            result["provenance"] = _provenance(cfg, dataset)
+            result["provenance"] = run_provenance(cfg, dataset, result["judges"], metrics)
             files = {**strategy.artifacts(records), **judgment_files(records)}
             write_run(run_dir, records, result, files)
             _summarise(cfg, result, progress, clients, time.perf_counter() - started)
@@ -148,16 +148,6 @@ def _call_cost(clients: dict[str, ModelClient]) -> Callable[[Call], float | None
         return client.model.cost(call.completion) if client else None
 
     return cost
-
-
-def _provenance(cfg: DictConfig, dataset: Dataset) -> dict[str, Any]:
-    reg = registry()
-    return {
-        "eicore": importlib.metadata.version("eicore"),
-        "plugins": {p.distribution: p.version for p in reg.plugins.values() if not p.error},
-        "config_hash": config_hash(cfg),
-        "data": dataset.provenance(),
-    }
 
 
 def _summarise(

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from eicore.store import dump_json
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from eicore.store import dump_json, write_atomically
 from eicore.types import Call, SampleRecord, record_to_dict
+from eicore.viewer import write_report
 
 
-def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    partial = path.with_suffix(path.suffix + ".part")
-    with partial.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    partial.replace(path)
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """One JSON object per line, written atomically (a failure is a StoreError)."""
+    write_atomically(path, (json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def run_counts(
@@ -59,15 +62,15 @@ def write_run(
     metrics: dict[str, Any],
     artifacts: dict[str, Any],
 ) -> None:
-    """predictions.jsonl (EIBench's output shape), records.jsonl, metrics.json, and the
-    strategy's own files (e.g. captions.jsonl)."""
+    """predictions.jsonl (EIBench's output shape), records.jsonl, metrics.json, the
+    strategy's own files (e.g. captions.jsonl) and report.html (the viewer)."""
     predictions = [
         {r.sample.image: r.response.text}
         for r in records
         if r.status == "answered" and r.response is not None
     ]
     write_jsonl(run_dir / "predictions.jsonl", predictions)
-    write_jsonl(run_dir / "records.jsonl", [record_to_dict(r) for r in records])
+    write_jsonl(run_dir / "records.jsonl", (record_to_dict(r) for r in records))  # one at a time
     dump_json(run_dir / "metrics.json", metrics)
     for name, content in artifacts.items():
         path = run_dir / Path(name).name
@@ -75,3 +78,28 @@ def write_run(
             write_jsonl(path, content)
         else:
             dump_json(path, content)
+    write_report(run_dir, [run_dir])
+
+
+class RunDirectoryCheck(Callback):
+    """Hydra callback: make the run (or sweep) folder before the job starts, so that a run root
+    that cannot be written (a file, a read-only path) ends the command with one clear line and
+    exit status 2, before any data is read or any model called."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # run.name reads Hydra's choices
+        _make_folder(Path(config.hydra.run.dir))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)
+        _make_folder(Path(config.hydra.sweep.dir))
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"eicore: cannot write the run directory {folder}: {exc}; set run.root", file=sys.stderr
+        )
+        raise SystemExit(2) from None

@@ -106,9 +106,15 @@ class Registry:
             version = ep.dist.version if ep.dist else "?"
             if wanted is not None and _normalize(dist) not in wanted:
                 continue
-            if ep.name in self.plugins:
-                continue
-            self._add(ep.name, dist, version, ep.load)
+            taken = self.plugins.get(ep.name)
+            if taken is None:
+                self._add(ep.name, dist, version, ep.load)
+            elif taken.distribution != dist:  # the same distribution seen twice is no conflict
+                error = f"entry point name {ep.name!r} is already taken by {taken.distribution}"
+                self.plugins[f"{ep.name} ({dist})"] = PluginInfo(
+                    ep.name, dist, version, error=error
+                )
+                logger.warning("plugin {!r} ({}) skipped: {}", ep.name, dist, error)
 
     def _add(self, name: str, dist: str, version: str, load: Callable[[], object]) -> None:
         info = PluginInfo(name=name, distribution=dist, version=version)

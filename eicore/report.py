@@ -10,21 +10,22 @@ from eicore.types import EMOTIONS
 COLUMNS = ("Happy", "Angry", "Sad", "Excited", "Overall", "Macro")
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
+    """A recall as the paper prints it: ×100, two decimals (``—`` for none)."""
     return "—" if value is None else f"{100 * value:.2f}"
 
 
 def recall_row(recall: dict[str, Any]) -> list[str]:
     by_emotion = recall.get("by_emotion") or {}
-    cells = [_pct(by_emotion.get(e)) for e in EMOTIONS]
-    return cells + [_pct(recall.get("overall")), _pct(recall.get("macro"))]
+    cells = [pct(by_emotion.get(e)) for e in EMOTIONS]
+    return cells + [pct(recall.get("overall")), pct(recall.get("macro"))]
 
 
 def judged_row(recalls: Sequence[dict[str, Any]]) -> list[str]:
     """One row of cells, each the judges' values side by side: ``"54.37 / 52.20"`` (``—`` alone
     when no judge has a value)."""
-    columns = zip(*(recall_row(r) for r in recalls))
-    return [" / ".join(v) if set(v) != {_pct(None)} else _pct(None) for v in columns]
+    columns = zip(*(recall_row(r) for r in recalls), strict=True)
+    return [" / ".join(v) if set(v) != {pct(None)} else pct(None) for v in columns]
 
 
 def table(rows: Sequence[tuple[str, dict[str, Any] | Sequence[dict[str, Any]]]]) -> str:
@@ -33,11 +34,15 @@ def table(rows: Sequence[tuple[str, dict[str, Any] | Sequence[dict[str, Any]]]])
     body = [
         [label, *(recall_row(r) if isinstance(r, Mapping) else judged_row(r))] for label, r in rows
     ]
-    header = ["Run", *COLUMNS]
+    return markdown(["Run", *COLUMNS], body)
+
+
+def markdown(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A Markdown table with aligned columns."""
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
 
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(header), rule, *(line(r) for r in body)])

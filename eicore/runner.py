@@ -1,12 +1,15 @@
 """The evaluation loop: samples through a strategy and judges, under bounded concurrency.
 
 Each finished sample is written to the run store at once; a failing sample is recorded with
-its error and never stops the run; samples already answered in the store are skipped.
+its error and never stops the run; samples already answered in the store are skipped. Only a
+store that cannot be read or written (:class:`~eicore.store.StoreError`: the run directory or
+the call cache) stops the run, since no further result could be kept or trusted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from eicore import images
 from eicore.calls import ModelClient, RoleHandle
 from eicore.interfaces import Judge, Strategy
 from eicore.redact import redact
-from eicore.store import RunStore
+from eicore.store import RunStore, StoreError
 from eicore.types import Call, Judgment, Response, Sample, SampleRecord
 
 
@@ -58,6 +61,8 @@ async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
         text = await parts.strategy.answer(sample, image, handles)
         if not text.strip():
             raise EmptyAnswerError("the final answer is empty")
+    except StoreError:
+        raise
     except Exception as exc:
         return SampleRecord(
             sample, "failed", Response("", tuple(trace)), (), type(exc).__name__, redact(str(exc))
@@ -70,6 +75,8 @@ async def judge_answer(judge: Judge, sample: Sample, text: str) -> Judgment:
     """One judge's verdict on an answer; a judge that raises gives an `error` judgment."""
     try:
         return await judge.judge(sample, text)
+    except StoreError:
+        raise
     except Exception as exc:
         logger.warning("judge {} failed on {}: {}", judge.name, sample.id, exc)
         return Judgment(
@@ -119,7 +126,13 @@ async def run_samples(
                 logger.debug("{} failed: {}: {}", sample.id, record.error_type, record.error)
             bar.update(1)
 
+    gc.freeze()  # what exists now (config, samples, plugins) outlives the loop: not rescanned
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(todo))))]
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(todo))))))
-    finally:
+        await asyncio.gather(*workers)
+    finally:  # one worker's error (or an interrupt) stops the others before anything else runs
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         bar.close()
+        gc.unfreeze()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,43 +32,115 @@ def cache_home() -> Path:
     return Path(base).expanduser() / "eicore"
 
 
-def _connect(path: Path, schema: str) -> sqlite3.Connection:
+CACHE_RECOVERY = (
+    "run `eicore cache verify` to check it, `eicore cache verify --repair` to drop damaged "
+    "entries, or `eicore cache clear` to start an empty cache"
+)
+"""What to do about a damaged call cache (docs/reliability.md)."""
+
+
+def _connect(path: Path, schema: str, timeout: float, recovery: str = "") -> sqlite3.Connection:
+    """Open (or create) an SQLite database in WAL mode; ``recovery`` is added to the message
+    of a failure that is not a lock, a full disk or a folder (a damaged file)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(schema)
-    except (sqlite3.DatabaseError, OSError) as exc:
-        raise StoreError(f"cannot open {path}: {exc}") from None
+    except (sqlite3.Error, OSError) as exc:
+        hint = _hint(exc) or (f"; {recovery}" if recovery else "")
+        raise StoreError(f"cannot open {path}: {exc}{hint}") from None
     return db
 
 
+def _hint(exc: BaseException) -> str:
+    """Why a database operation may have failed, as far as the error tells."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return " (another process holds a write lock on it; wait for it, or stop it)"
+    if ("disk" in text and ("full" in text or "i/o" in text)) or isinstance(exc, OSError):
+        return " (is the disk full, or the folder not writable?)"
+    return ""
+
+
 class CallCache:
-    """Completions keyed by a digest of (model identity, prompt with image digests, round)."""
+    """Completions keyed by a digest of (model identity, prompt with image digests, round).
+
+    Each row holds a sha256 of its key, completion and model: an entry damaged on disk is
+    reported (:class:`StoreError`), never returned as a completion. SQLite errors while the run
+    reads or writes the cache are StoreErrors too, naming the file and the recovery. After one
+    failure every later use fails at once with the same error (no second wait on a lock).
+    """
 
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS calls (
-        key TEXT PRIMARY KEY, completion TEXT NOT NULL, model TEXT NOT NULL, created REAL NOT NULL
+        key TEXT PRIMARY KEY, completion TEXT NOT NULL, model TEXT NOT NULL, created REAL NOT NULL,
+        digest TEXT NOT NULL
     );
     """
+    COLUMNS = ("key", "completion", "model", "created", "digest")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        """``timeout``: seconds a write waits for another process's lock before failing."""
         self.path = path
-        self.db = _connect(path, self.SCHEMA)
+        self.failure: StoreError | None = None
+        self.db = _connect(path, self.SCHEMA, timeout, "run `eicore cache clear`")
+        columns = tuple(r[1] for r in self.db.execute("PRAGMA table_info(calls)"))
+        if columns != self.COLUMNS:
+            self.db.close()
+            raise StoreError(
+                f"{path} has another layout than this eicore writes (columns {list(columns)}); "
+                "run `eicore cache clear` to start an empty cache"
+            )
 
     def get(self, key: str) -> Completion | None:
-        row = self.db.execute("SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
-        return Completion(**json.loads(row[0])) if row else None
+        if self.failure is not None:
+            raise self.failure
+        try:
+            row = self.db.execute(
+                "SELECT completion, model, digest FROM calls WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail("cannot read", exc) from None
+        if row is None:
+            return None
+        completion, model, digest = row
+        try:
+            if digest != entry_digest(key, completion, model):
+                raise ValueError("its checksum does not match")
+            return Completion(**json.loads(completion))
+        except (ValueError, TypeError) as exc:
+            self.failure = StoreError(
+                f"{self.path}: the cached call {key[:12]}… is damaged ({exc}); {CACHE_RECOVERY}"
+            )
+            raise self.failure from None
 
     def put(self, key: str, completion: Completion, model: str) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?)",
-            (key, json.dumps(dataclasses.asdict(completion)), model, time.time()),
-        )
+        if self.failure is not None:
+            raise self.failure
+        data = json.dumps(dataclasses.asdict(completion))
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?)",
+                (key, data, model, time.time(), entry_digest(key, data, model)),
+            )
+        except sqlite3.Error as exc:
+            raise self._fail("cannot write", exc) from None
+
+    def _fail(self, doing: str, exc: sqlite3.Error) -> StoreError:
+        hint = _hint(exc)
+        recovery = "" if "lock" in hint else f"; {CACHE_RECOVERY}"
+        self.failure = StoreError(f"{doing} the call cache {self.path}: {exc}{hint}{recovery}")
+        return self.failure
 
     def close(self) -> None:
         self.db.close()
+
+
+def entry_digest(key: str, completion: str, model: str) -> str:
+    """The checksum of one cache row."""
+    return hashlib.sha256("\x00".join((key, completion, model)).encode()).hexdigest()
 
 
 class RunStore:
@@ -78,14 +152,18 @@ class RunStore:
     SCHEMA = """
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS records (
-        sample_id TEXT PRIMARY KEY, status TEXT NOT NULL, record TEXT NOT NULL, updated REAL NOT NULL
+        sample_id TEXT PRIMARY KEY, status TEXT NOT NULL, record TEXT NOT NULL,
+        updated REAL NOT NULL
     );
     """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = open(run_dir / ".lock", "w")  # noqa: SIM115 - held for the store's life
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = open(run_dir / ".lock", "w")  # noqa: SIM115 - held for the store's life
+        except OSError as exc:
+            raise StoreError(f"cannot write the run directory {run_dir}: {exc}") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -94,7 +172,7 @@ class RunStore:
                 f"{run_dir} is in use by another eicore process; wait for it or choose another "
                 "run.name"
             ) from None
-        self.db = _connect(run_dir / "run.sqlite", self.SCHEMA)
+        self.db = _connect(run_dir / "run.sqlite", self.SCHEMA, timeout=30.0)
 
     def check_config(self, config_hash: str) -> None:
         """Bind the run to one config: resuming with a different one is refused."""
@@ -108,10 +186,19 @@ class RunStore:
             )
 
     def put(self, record: SampleRecord) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
-            (record.sample.id, record.status, json.dumps(record_to_dict(record)), time.time()),
-        )
+        """Save one sample's record (replacing an earlier one), or raise a StoreError."""
+        data = json.dumps(record_to_dict(record))
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
+                (record.sample.id, record.status, data, time.time()),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot save sample {record.sample.id!r} in {self.run_dir / 'run.sqlite'}: "
+                f"{exc}{_hint(exc)}; the samples saved before it are kept: "
+                "run the same command again to resume"
+            ) from None
 
     def answered_ids(self) -> set[str]:
         rows = self.db.execute("SELECT sample_id FROM records WHERE status = 'answered'")
@@ -127,7 +214,18 @@ class RunStore:
 
 
 def dump_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a reader never sees half a file)."""
+    """Write JSON atomically (a reader never sees half a file); a failure is a StoreError."""
+    write_atomically(path, [json.dumps(data, indent=2, ensure_ascii=False) + "\n"])
+
+
+def write_atomically(path: Path, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to ``path.part``, then rename it over ``path``: a kill or a full disk
+    leaves the old file whole. A write that fails is a StoreError naming the file."""
     partial = path.with_suffix(path.suffix + ".part")
-    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    partial.replace(path)
+    try:
+        with partial.open("w", encoding="utf-8") as f:
+            f.writelines(chunks)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {exc}{_hint(exc)}") from None

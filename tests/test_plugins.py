@@ -40,7 +40,8 @@ def text_blocks(stdout: str) -> dict[str, tuple[str, list[str]]]:
             assert current is not None, stdout
             blocks[current][1].append(" ".join(line.split()))
         else:
-            current = line.split()[0]
+            name, distribution = line.split()[:2]
+            current = name if name not in blocks else f"{name} {distribution.lstrip('(')}"
             blocks[current] = (line, [])
     return blocks
 
@@ -131,7 +132,11 @@ def broken_cli(cli: CLI, broken_site: Path) -> CLI:
 
 
 def test_broken_plugins_are_reported_by_name_and_the_healthy_ones_load(broken_cli: CLI) -> None:
-    listing = by_name(broken_cli("plugins", "--json").json())
+    entries = broken_cli("plugins", "--json").json()
+    (taken,) = [p for p in entries if p["name"] == "echo" and p["error"]]
+    assert taken["distribution"] == "eicore-broken-hookname"
+    assert taken["error"] == "entry point name 'echo' is already taken by eicore-echo"
+    listing = by_name([p for p in entries if p is not taken])
     crashes = listing["crashes"]
     assert crashes["distribution"] == "eicore-broken-import" and crashes["version"] == "0.0.1"
     assert "ImportError" in crashes["error"] and "on purpose" in crashes["error"]
@@ -154,6 +159,7 @@ def test_broken_plugins_are_reported_by_name_and_the_healthy_ones_load(broken_cl
         assert "BROKEN" in blocks[name][0], text
     assert "eicore-broken-import" in blocks["crashes"][0]
     assert "BROKEN" not in blocks["echo"][0]
+    assert "already taken by eicore-echo" in blocks["echo eicore-broken-hookname"][0]
 
 
 def test_nothing_of_a_rejected_plugin_is_usable(

@@ -119,7 +119,7 @@ class APIModelRunTests:
         assert (metrics["n_answered"], metrics["n_failed"]) == (2, 2)
         assert metrics["errors"] == dict(sorted({self.SERVER_ERROR: 1, "RefusalError": 1}.items()))
         # the 429 retried; the 500 tried 1 + 2 times
-        assert run.tries == dict(zip(run.images, [1, 2, 3, 1]))
+        assert run.tries == dict(zip(run.images, [1, 2, 3, 1], strict=True))
         records = read_jsonl(run.run_dir / "records.jsonl")
         failed = {r["sample"]["image"]: r["error"] for r in records if r["status"] == "failed"}
         assert (
@@ -127,15 +127,22 @@ class APIModelRunTests:
         )  # the echoed key, masked
         assert self.REFUSAL_REASON in failed[run.images[3]]
 
-    def test_usage_of_the_answers_is_summed_into_metrics(self, run: Run) -> None:
-        answers = [r for r in run.served if r.reply.status == 200 and r.reply.finish != "refusal"]
-        assert len(answers) == 2
+    def test_usage_of_the_answers_and_the_refusal_is_summed_into_metrics(self, run: Run) -> None:
+        answers = [r for r in run.served if r.reply.status == 200]  # the refusal was billed too
+        (refusal,) = [r for r in answers if r.reply.finish == "refusal"]
+        assert len(answers) == 3 and refusal.input_tokens > 0 and refusal.output_tokens > 0
         tokens = run.metrics["tokens"]
         assert tokens == {
             "input": sum(r.input_tokens for r in answers),
             "output": sum(r.output_tokens for r in answers),
         }
-        assert tokens["input"] > 0 and tokens["output"] > 0
+        assert run.metrics["calls_made"] == 3
+        records = read_jsonl(run.run_dir / "records.jsonl")
+        (refused,) = [r for r in records if r["sample"]["image"] == run.images[3]]
+        (call,) = refused["response"]["trace"]
+        assert refused["status"] == "failed" and call["cached"] is False
+        usage = call["completion"]["input_tokens"], call["completion"]["output_tokens"]
+        assert usage == (refusal.input_tokens, refusal.output_tokens)
 
     def test_images_go_out_with_the_media_type_of_their_bytes(
         self, run: Run, eibench: Path
@@ -237,7 +244,8 @@ class APIModelFailureTests:
         with pytest.raises(self.TIMEOUT_ERROR):
             complete(model(timeout=0.2, max_retries=0), PROMPT)
         assert time.perf_counter() - started < 2
-        assert len(fake.requests) == 1
+        received = fake.wait_for_requests(1, timeout=2)
+        assert len(received) == 1, received
 
     def test_a_timeout_is_retried(
         self, fake: FakeAPI, model: Callable[..., Any], complete: Callable

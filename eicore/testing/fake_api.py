@@ -4,14 +4,15 @@ The provider SDKs send requests with ``httpx2``, which httpx mocking libraries d
 so a plugin is tested against a real local server. :class:`FakeAPI` answers three wire formats
 with the providers' response shapes (usage fields included)::
 
-    POST /v1/messages                                   Anthropic Messages   (base_url: fake.url)
-    POST .../chat/completions                           OpenAI chat          (base_url: fake.url + "/v1")
-    POST /{version}/models/{model}:generateContent      Gemini               (base_url: fake.url)
+    POST /v1/messages                               Anthropic Messages  (base_url: fake.url)
+    POST .../chat/completions                       OpenAI chat  (base_url: fake.url + "/v1")
+    POST /{version}/models/{model}:generateContent  Gemini              (base_url: fake.url)
 
 Replies come from a script (a queue of :class:`Reply` or plain strings, consumed in order),
 then from ``answer`` (a Reply, a string, or a callable given the :class:`Received` request).
 Faults are replies too: ``Reply.rate_limited()``, ``Reply.server_error()``, ``Reply.slow(s)``,
-``Reply.malformed()``, ``Reply.truncated()``, ``Reply.empty()``, ``Reply.refusal()``. Every
+``Reply.malformed()``, ``Reply.truncated()``, ``Reply.connection_reset()``, ``Reply.stalled()``,
+``Reply.empty()``, ``Reply.refusal()``. Every
 request is logged (``fake.requests``), with the reply sent and the token counts reported::
 
     with FakeAPI([Reply.rate_limited(), "1. A raised fist"], latency=0.05) as fake:
@@ -33,6 +34,7 @@ import itertools
 import json
 import re
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -55,8 +57,8 @@ _FINISH = {
 _ERROR_KIND = {
     "anthropic": {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
                   429: "rate_limit_error", 529: "overloaded_error"},
-    "openai": {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
-               429: "rate_limit_exceeded"},
+    "openai": {400: "invalid_request_error", 401: "invalid_request_error",
+               404: "invalid_request_error", 429: "rate_limit_exceeded"},
     "gemini": {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND",
                429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"},
 }  # fmt: skip
@@ -79,6 +81,11 @@ class Reply:
     """Bytes sent instead of the provider-shaped JSON (e.g. a malformed body)."""
     truncate: bool = False
     """Announce the whole body, send half of it, and close the connection."""
+    abort: bool = False
+    """Answer nothing: abort the connection (a TCP reset)."""
+    stall: bool = False
+    """Announce the whole body, send half of it, and keep the connection open without another
+    byte until the client gives up or the server stops (a response that never finishes)."""
     echo_headers: bool = False
     """Put the request's headers (API key included) into an error body, as some proxies do."""
     input_tokens: int | None = None
@@ -114,6 +121,16 @@ class Reply:
     def truncated(cls) -> Reply:
         """Status 200, the connection closed halfway through the body."""
         return cls(truncate=True)
+
+    @classmethod
+    def connection_reset(cls) -> Reply:
+        """The connection reset before any answer."""
+        return cls(abort=True)
+
+    @classmethod
+    def stalled(cls) -> Reply:
+        """Status 200 and half a body, then silence: only the client's timeout ends it."""
+        return cls(stall=True)
 
     @classmethod
     def empty(cls) -> Reply:
@@ -246,6 +263,14 @@ class FakeAPI:
         with self._lock:
             return list(self._log)
 
+    def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[Received]:
+        """The request log once it holds at least ``n`` requests (or after ``timeout`` seconds):
+        a client can give up before a busy server has logged what it sent."""
+        deadline = time.monotonic() + timeout
+        while len(log := self.requests) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return log
+
     def _next_reply(self, request: Received) -> Reply:
         with self._lock:
             planned = self._script.popleft() if self._script else None
@@ -324,7 +349,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fake._stopping.wait(fake.latency + reply.delay):
             self.close_connection = True
             return
-        self._send(reply.status, payload, reply.headers, truncate=reply.truncate)
+        if reply.abort:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        self._send(reply.status, payload, reply.headers, truncate=reply.truncate or reply.stall)
+        if reply.stall:
+            fake._stopping.wait()
 
     def _send(
         self, status: int, payload: bytes, headers: Mapping[str, str], truncate: bool = False
@@ -420,7 +451,8 @@ def _success_body(
         return {
             "id": f"chatcmpl-fake{n:06d}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": finish}],
             "usage": {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out},
         }  # fmt: skip
     candidate: dict[str, Any] = {"finishReason": finish, "index": 0}

@@ -5,17 +5,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt
+from eicore import APIModel, Completion, Prompt, RefusalError
 from eicore.credentials import api_key
 from eicore_anthropic.config import AnthropicConfig
 from eicore_anthropic.messages import messages_request
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic
-
-
-class RefusalError(RuntimeError):
-    """Claude declined to answer (``stop_reason: refusal``)."""
 
 
 class AnthropicModel(APIModel):
@@ -60,17 +56,19 @@ class AnthropicModel(APIModel):
 
 
 def completion_of(message: Any, latency_s: float) -> Completion:
-    """The text blocks as a Completion; ``stop_reason: refusal`` raises RefusalError."""
+    """The text blocks as a Completion; ``stop_reason: refusal`` raises RefusalError, holding
+    the completion (the call's usage counts)."""
     text = "".join(block.text for block in message.content if block.type == "text")
-    if message.stop_reason == "refusal":
-        details = getattr(message, "stop_details", None)
-        explanation = getattr(details, "explanation", None) or text
-        reason = f": {explanation}" if explanation else ""
-        raise RefusalError(f"the model refused (stop_reason=refusal){reason}")
-    return Completion(
+    completion = Completion(
         text=text,
         input_tokens=message.usage.input_tokens,
         output_tokens=message.usage.output_tokens,
         latency_s=latency_s,
         finish_reason=message.stop_reason,
     )
+    if message.stop_reason == "refusal":
+        details = getattr(message, "stop_details", None)
+        explanation = getattr(details, "explanation", None) or text
+        reason = f": {explanation}" if explanation else ""
+        raise RefusalError(f"the model refused (stop_reason=refusal){reason}", completion)
+    return completion

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt
+from eicore import AnswerError, APIModel, Completion, Prompt, RefusalError
 from eicore.credentials import api_key
 from eicore_gemini.config import GeminiConfig
 from eicore_gemini.contents import content_request
@@ -22,11 +22,7 @@ CONNECTIONS = 1000
 """Connection pool size (httpx2's default keeps only 20 alive, fewer than a run's concurrency)."""
 
 
-class RefusalError(RuntimeError):
-    """Gemini declined to answer: a blocked prompt, or an answer withheld by a safety filter."""
-
-
-class ThoughtsOnlyError(RuntimeError):
+class ThoughtsOnlyError(AnswerError):
     """The token budget ran out before any answer text (a thinking model's thoughts took it)."""
 
 
@@ -77,32 +73,37 @@ def completion_of(response: Any, latency_s: float) -> Completion:
     """The first candidate's answer text as a Completion.
 
     A blocked prompt or a withheld answer raises RefusalError; a budget spent on thoughts
-    alone raises ThoughtsOnlyError. Answer tokens include thinking tokens (both are billed).
+    alone raises ThoughtsOnlyError; both hold the completion (the call's usage counts). Answer
+    tokens include thinking tokens (both are billed).
     """
-    feedback = response.prompt_feedback
-    if feedback is not None and feedback.block_reason:
-        raise RefusalError(f"the prompt was blocked (block_reason={_name(feedback.block_reason)})")
-    if not response.candidates:
-        raise ValueError("the response has no candidates")
-    candidate = response.candidates[0]
-    finish = _name(candidate.finish_reason)
-    if finish in WITHHELD:
-        raise RefusalError(f"the answer was withheld (finish_reason={finish})")
-    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-    text = "".join(p.text for p in parts if p.text and not p.thought)
+    candidate = response.candidates[0] if response.candidates else None
+    finish = _name(candidate.finish_reason) if candidate else None
+    content = candidate.content if candidate else None
+    parts = content.parts if content and content.parts else []
     usage = response.usage_metadata
     thoughts = (usage.thoughts_token_count or 0) if usage else 0
-    if not text and finish == "MAX_TOKENS" and thoughts:
-        raise ThoughtsOnlyError(
-            f"no answer text: {thoughts} thinking tokens used the whole budget; raise model.max_tokens"
-        )
-    return Completion(
-        text=text,
+    completion = Completion(
+        text="".join(p.text for p in parts if p.text and not p.thought),
         input_tokens=usage.prompt_token_count if usage else None,
         output_tokens=(usage.candidates_token_count or 0) + thoughts if usage else None,
         latency_s=latency_s,
         finish_reason=finish,
     )
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason:
+        blocked = _name(feedback.block_reason)
+        raise RefusalError(f"the prompt was blocked (block_reason={blocked})", completion)
+    if candidate is None:
+        raise ValueError("the response has no candidates")
+    if finish in WITHHELD:
+        raise RefusalError(f"the answer was withheld (finish_reason={finish})", completion)
+    if not completion.text and finish == "MAX_TOKENS" and thoughts:
+        raise ThoughtsOnlyError(
+            f"no answer text: {thoughts} thinking tokens used the whole budget; "
+            "raise model.max_tokens",
+            completion,
+        )
+    return completion
 
 
 def _name(value: Any) -> str | None:

@@ -74,10 +74,15 @@ def test_a_withheld_answer_raises_with_the_reason(
 def test_a_blocked_prompt_raises_with_the_reason(
     fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
 ) -> None:
-    blocked = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {}}
+    blocked = {
+        "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+        "usageMetadata": {"promptTokenCount": 7},
+    }
     fake.enqueue(Reply(body=json.dumps(blocked).encode()))
-    with pytest.raises(RefusalError, match="block_reason=PROHIBITED_CONTENT"):
+    with pytest.raises(RefusalError, match="block_reason=PROHIBITED_CONTENT") as refused:
         complete(model(), PROMPT)
+    usage = refused.value.completion.input_tokens, refused.value.completion.output_tokens
+    assert usage == (7, 0)  # the prompt was read, and billed
 
 
 def test_a_budget_spent_on_thoughts_says_so(
@@ -88,8 +93,10 @@ def test_a_budget_spent_on_thoughts_says_so(
         "usageMetadata": {"promptTokenCount": 9, "thoughtsTokenCount": 512},
     }
     fake.enqueue(Reply(body=json.dumps(body).encode()))
-    with pytest.raises(ThoughtsOnlyError, match="512 thinking tokens.*max_tokens"):
+    with pytest.raises(ThoughtsOnlyError, match="512 thinking tokens.*max_tokens") as spent:
         complete(model(), PROMPT)
+    usage = spent.value.completion.input_tokens, spent.value.completion.output_tokens
+    assert usage == (9, 512)  # thoughts are billed as answer tokens
 
 
 def test_an_empty_answer_is_returned_empty(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt
+from eicore import APIModel, Completion, Prompt, RefusalError
 from eicore.credentials import api_key
 from eicore_openai.config import OpenAIConfig
 from eicore_openai.messages import chat_request
@@ -15,10 +15,6 @@ if TYPE_CHECKING:
 
 NO_KEY = "no-key"
 """Sent when ``api_key_env`` is null: the SDK needs a value, keyless servers ignore it."""
-
-
-class RefusalError(RuntimeError):
-    """The server declined to answer (a refusal, or ``finish_reason: content_filter``)."""
 
 
 class OpenAIModel(APIModel):
@@ -68,8 +64,8 @@ class OpenAIModel(APIModel):
 def completion_of(response: Any, latency_s: float) -> Completion:
     """The first choice of a chat-completion JSON object as a Completion.
 
-    A refusal or ``finish_reason: content_filter`` raises RefusalError; a body of another shape
-    raises ValueError.
+    A refusal or ``finish_reason: content_filter`` raises RefusalError, holding the completion
+    (the call's usage counts); a body of another shape raises ValueError.
     """
     try:
         choice = response["choices"][0]
@@ -77,15 +73,15 @@ def completion_of(response: Any, latency_s: float) -> Completion:
     except (TypeError, KeyError, IndexError):
         raise ValueError(f"not a chat completion: {str(response)[:300]}") from None
     refusal = message.get("refusal")
-    if finish == "content_filter" or refusal:
-        raise RefusalError(
-            f"the model refused (finish_reason={finish})" + (f": {refusal}" if refusal else "")
-        )
     usage = response.get("usage") or {}
-    return Completion(
-        text=message.get("content") or "",
+    completion = Completion(
+        text=message.get("content") or refusal or "",
         input_tokens=usage.get("prompt_tokens"),
         output_tokens=usage.get("completion_tokens"),
         latency_s=latency_s,
         finish_reason=finish,
     )
+    if finish == "content_filter" or refusal:
+        reason = f"the model refused (finish_reason={finish})" + (f": {refusal}" if refusal else "")
+        raise RefusalError(reason, completion)
+    return completion

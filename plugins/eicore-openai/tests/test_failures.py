@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import openai
@@ -21,9 +22,13 @@ class TestFailures(APIModelFailureTests):
 def test_a_refusal_raises_with_the_reason(
     fake: FakeAPI, model: Callable[..., OpenAIModel], complete: Callable
 ) -> None:
-    fake.enqueue(Reply.refusal("I can't discuss people in images."))
-    with pytest.raises(RefusalError, match="content_filter.*can't discuss people"):
+    refusal = Reply.refusal("I can't discuss people in images.")
+    fake.enqueue(dataclasses.replace(refusal, input_tokens=40, output_tokens=8))
+    with pytest.raises(RefusalError, match="content_filter.*can't discuss people") as refused:
         complete(model(), PROMPT)
+    completion = refused.value.completion  # the call was billed: its usage is kept
+    assert (completion.input_tokens, completion.output_tokens) == (40, 8)
+    assert completion.text == "I can't discuss people in images."
 
 
 def test_an_empty_answer_is_returned_empty(

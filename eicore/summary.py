@@ -1,0 +1,376 @@
+"""The paper's tables from many runs: rows = model grouped by setting, columns = the basic
+split's emotions, overall and macro recall and the complex split's recall, each cell one value
+per judge ("A / B"); written as summary.md, summary.csv (with bootstrap CIs) and summary.tex,
+with the plots beside them, and the runs that are not comparable flagged."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from eicore import report
+from eicore.config import identity_tree
+from eicore.provenance import digest, judge_ids
+from eicore.rundirs import RunResult
+from eicore.types import EMOTIONS
+
+SETTINGS = ("direct", "caption", "caption-text-only", "cot", "cfsa")
+"""The paper's settings in the order its tables (and the setting-effect plot) show them."""
+
+BASIC = (*EMOTIONS, "overall", "macro")
+"""The basic split's cells of a row, in table order (report.COLUMNS)."""
+
+HEADER = ("Setting", "Model", *report.COLUMNS, "Complex", "Failed", "Unparsed")
+
+CSV_FIELDS = (
+    "setting", "model", "split", "judge", "cell", "recall", "ci_low", "ci_high", "n",
+    "n_failed", "n_unjudged", "complete", "status", "config_hash", "run_dir",
+)  # fmt: skip
+
+
+@dataclass
+class Row:
+    """One table row: a model in a setting, with its run of each split."""
+
+    setting: str
+    model: str
+    runs: dict[str, RunResult] = field(default_factory=dict)
+    """split → run (``basic``, ``complex``)."""
+
+    def judges(self) -> list[str]:
+        return list(dict.fromkeys(j for run in self.runs.values() for j in _by_judge(run)))
+
+    def recall(self, split: str, judge: str) -> dict[str, Any]:
+        run = self.runs.get(split)
+        return _by_judge(run).get(judge, {}) if run else {}
+
+    def value(self, split: str, judge: str, cell: str) -> tuple[float | None, list[float] | None]:
+        """A cell's recall and bootstrap CI (``cell``: an emotion, ``overall`` or ``macro``)."""
+        r = self.recall(split, judge)
+        if cell in ("overall", "macro"):
+            return r.get(cell), r.get("ci" if cell == "overall" else "ci_macro")
+        return (r.get("by_emotion") or {}).get(cell), (r.get("ci_by_emotion") or {}).get(cell)
+
+
+@dataclass
+class Summary:
+    """What :func:`write_summary` wrote and found."""
+
+    rows: list[Row]
+    judges: list[str]
+    warnings: list[str]
+    """Why some runs are not comparable, and duplicated or unfinished runs."""
+    failed: list[RunResult]
+    """Runs without metrics (failed or unfinished jobs)."""
+    markdown: str
+    files: list[Path] = field(default_factory=list)
+
+
+def _by_judge(run: RunResult | None) -> dict[str, dict[str, Any]]:
+    metrics = (run.metrics if run else None) or {}
+    if metrics.get("recall_by_judge"):
+        return dict(metrics["recall_by_judge"])
+    recall = metrics.get("recall")
+    return {str(recall.get("judge", "judge")): recall} if recall and recall.get("n_scored") else {}
+
+
+def _variant(run: RunResult) -> dict[str, Any]:
+    """The run's result-deciding config without its split: runs alike here share a row."""
+    tree = identity_tree(OmegaConf.create(run.config or {}))
+    tree.get("data", {}).pop("split", None)
+    return tree
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """A config tree as dotted paths → values (as text)."""
+    if isinstance(tree, dict) and tree:
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: str(tree)}
+
+
+def _setting_order(setting: str) -> tuple[int, str]:
+    return (SETTINGS.index(setting) if setting in SETTINGS else len(SETTINGS), setting)
+
+
+def build_rows(runs: Sequence[RunResult]) -> tuple[list[Row], list[str]]:
+    """Rows of the runs that have metrics, ordered by setting then model; and warnings about
+    runs left out because another run of the same configuration came first."""
+    groups: dict[tuple[str, str, str], Row] = {}
+    variants: dict[tuple[str, str, str], dict[str, str]] = {}
+    warnings = []
+    for run in runs:
+        if run.metrics is None:
+            continue
+        variant = _variant(run)
+        key = (run.setting, run.model, digest(variant))
+        row = groups.setdefault(key, Row(run.setting, run.model))
+        variants[key] = flatten(variant)
+        if run.split in row.runs:
+            warnings.append(
+                f"{run.path} repeats the configuration of {row.runs[run.split].path} "
+                f"({run.split}); the summary uses the latter"
+            )
+            continue
+        row.runs[run.split] = run
+    _label_variants(groups, variants)
+    rows = sorted(groups.values(), key=lambda r: (_setting_order(r.setting), r.model))
+    return rows, warnings
+
+
+def _label_variants(
+    groups: dict[tuple[str, str, str], Row], variants: dict[tuple[str, str, str], dict[str, str]]
+) -> None:
+    """Rows of one model in one setting that differ in other settings get those in the label:
+    ``echo (strategy.persona=none)``."""
+    by_name: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for key in groups:
+        by_name.setdefault(key[:2], []).append(key)
+    for keys in by_name.values():
+        if len(keys) < 2:
+            continue
+        paths = sorted({p for k in keys for p in variants[k]})
+        differing = [p for p in paths if len({variants[k].get(p) for k in keys}) > 1]
+        for key in keys:
+            given = ", ".join(f"{p}={variants[key].get(p, '—')}" for p in differing)
+            groups[key].model = f"{groups[key].model} ({given})"
+
+
+def _cells(row: Row, judges: Sequence[str]) -> list[str]:
+    basic = report.judged_row([row.recall("basic", j) for j in judges])
+    complex_ = report.judged_row([row.recall("complex", j) for j in judges])[4]
+    failed = sum(int((r.metrics or {}).get("n_failed", 0)) for r in row.runs.values())
+    unparsed = [
+        str(sum(int(row.recall(split, j).get("n_unjudged", 0)) for split in row.runs))
+        for j in judges
+    ]
+    return [*basic, complex_, str(failed), " / ".join(unparsed)]
+
+
+def table_rows(rows: Sequence[Row], judges: Sequence[str]) -> list[list[str]]:
+    """Cells of every row, the setting named on the first row of its group only."""
+    body = []
+    previous = None
+    for row in rows:
+        label = row.model + ("" if all(r.complete for r in row.runs.values()) else " *")
+        body.append([row.setting if row.setting != previous else "", label, *_cells(row, judges)])
+        previous = row.setting
+    return body
+
+
+def comparability(runs: Sequence[RunResult]) -> list[str]:
+    """Why the runs are not comparable: different data files, judges or eicore versions."""
+    found: dict[str, dict[str, list[str]]] = {}
+
+    def note(what: str, value: str, run: RunResult) -> None:
+        found.setdefault(what, {}).setdefault(value, []).append(run.path.name)
+
+    for run in runs:
+        if run.metrics is None:
+            continue
+        p = run.provenance
+        note("eicore version", str(p.get("eicore")), run)
+        for name, info in ((p.get("data") or {}).get("files") or {}).items():
+            note(f"data file {name} (sha256)", str(info.get("sha256")), run)
+        ids = p.get("judges") or judge_ids(run.metrics.get("judges") or [])
+        note("judges", ", ".join(sorted(j["name"] for j in ids)) or "none", run)
+        for judge in ids:
+            note(f"judge {judge['name']} (id)", str(judge["id"]), run)
+    warnings = []
+    for what, values in found.items():
+        if len(values) > 1:
+            listed = "; ".join(f"{v} in {', '.join(runs_)}" for v, runs_ in values.items())
+            warnings.append(f"not comparable: {what} differs: {listed}")
+    return warnings
+
+
+def provenance_lines(runs: Sequence[RunResult]) -> list[str]:
+    """What the runs were made with, each distinct value once."""
+    seen: dict[str, dict[str, None]] = {}
+
+    def add(what: str, value: str) -> None:
+        seen.setdefault(what, {})[value] = None
+
+    for run in runs:
+        p = run.provenance
+        if not p:
+            continue
+        add("eicore", str(p.get("eicore")))
+        git = p.get("git")
+        add("git", f"{git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git else "—")
+        for name, version in (p.get("plugins") or {}).items():
+            add("plugins", f"{name} {version}")
+        for name, info in ((p.get("data") or {}).get("files") or {}).items():
+            add("data", f"{name} {str(info.get('sha256'))[:16]}")
+        for judge in p.get("judges") or []:
+            prompt = judge.get("prompt_sha256")
+            add("judges", f"{judge['id']}" + (f" prompt {prompt[:12]}" if prompt else ""))
+        for path, seed in (p.get("seeds") or {}).items():
+            add("seeds", f"{path}={seed}")
+    return [f"- {what}: {'; '.join(values)}" for what, values in seen.items()]
+
+
+def to_markdown(
+    summary_rows: Sequence[Row],
+    judges: Sequence[str],
+    runs: Sequence[RunResult],
+    warnings: Sequence[str],
+) -> str:
+    """summary.md: the table, warnings, failed jobs, the runs listed, provenance."""
+    lines = ["# EIBench summary", ""]
+    lines.append(
+        "Trigger recall ×100. Basic split: per emotion, Overall (sample-weighted, the paper's), "
+        "Macro (mean of the emotions); Complex: the complex split's overall."
+        + (f" Cells: {' / '.join(judges)}." if len(judges) > 1 else "")
+        + " Failed: samples without an answer; Unparsed: answers a judge could not score"
+        + (" (per judge)." if len(judges) > 1 else ".")
+        + " `*`: an unfinished run (run the same command again to finish it)."
+    )
+    lines += ["", report.markdown(HEADER, table_rows(summary_rows, judges)), ""]
+    if warnings:
+        lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
+    failed = [r for r in runs if r.metrics is None]
+    if failed:
+        lines += ["## Jobs without results", ""]
+        for run in failed:
+            given = f" `{' '.join(run.overrides)}`" if run.overrides else ""
+            lines.append(f"- FAILED `{run.path}`{given}: {run.error}")
+        lines.append("")
+    listed = [
+        [row.setting, row.model, split, str(run.metrics.get("n_samples")),
+         "yes" if run.complete else "no", str(run.provenance.get("config_hash", "—")),
+         str(run.path)]
+        for row in summary_rows for split, run in sorted(row.runs.items()) if run.metrics
+    ]  # fmt: skip
+    header = ["Setting", "Model", "Split", "Samples", "Complete", "Config", "Directory"]
+    lines += ["## Runs", "", report.markdown(header, listed), ""]
+    lines += ["## Provenance", "", *provenance_lines(runs), ""]
+    return "\n".join(lines)
+
+
+def to_csv(rows: Sequence[Row], runs: Sequence[RunResult]) -> str:
+    """One line per row, split, judge and cell: recall as a fraction with its bootstrap CI;
+    one ``failed`` line per run without metrics."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        for split, run in sorted(row.runs.items()):
+            for judge in row.judges():
+                recall = row.recall(split, judge)
+                for cell in (BASIC if split == "basic" else ("overall",)) if recall else ():
+                    if row.value(split, judge, cell)[0] is not None:
+                        writer.writerow(_csv_line(row, run, judge, cell))
+    for run in runs:
+        if run.metrics is None:
+            writer.writerow(
+                {
+                    "setting": run.setting,
+                    "model": run.model,
+                    "split": run.split,
+                    "status": "failed",
+                    "complete": False,
+                    "run_dir": str(run.path),
+                }
+            )
+    return out.getvalue()
+
+
+def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]:
+    recall = row.recall(run.split, judge)
+    value, ci = row.value(run.split, judge, cell)
+    whole = cell in ("overall", "macro")
+    return {
+        "setting": row.setting,
+        "model": row.model,
+        "split": run.split,
+        "judge": judge,
+        "cell": cell,
+        "recall": _num(value),
+        "ci_low": _num(ci[0] if ci else None),
+        "ci_high": _num(ci[1] if ci else None),
+        "n": recall.get("n_scored") if whole else (recall.get("n_by_emotion") or {}).get(cell),
+        "n_failed": (run.metrics or {}).get("n_failed"),
+        "n_unjudged": recall.get("n_unjudged"),
+        "complete": run.complete,
+        "status": "ok",
+        "config_hash": run.provenance.get("config_hash"),
+        "run_dir": str(run.path),
+    }
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+        "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+        "—": "--"}  # fmt: skip
+
+
+def tex_escape(text: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in text)
+
+
+def to_tex(rows: Sequence[Row], judges: Sequence[str]) -> str:
+    """A booktabs table: the setting on the first row of each group, groups ruled apart."""
+    header = " & ".join(tex_escape(h) for h in HEADER[:-2]) + r" \\"
+    lines = [
+        "% eicore summary: trigger recall x100"
+        + (f"; cells: {' / '.join(judges)}" if len(judges) > 1 else ""),
+        r"\begin{tabular}{ll" + "r" * (len(HEADER) - 4) + "}",
+        r"\toprule",
+        header,
+    ]
+    for i, cells in enumerate(table_rows(rows, judges)):
+        if cells[0] or i == 0:
+            lines.append(r"\midrule")
+        lines.append(" & ".join(tex_escape(c) for c in cells[:-2]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def summarise(runs: Sequence[RunResult]) -> Summary:
+    """Rows, judges, warnings and the Markdown of ``runs`` (nothing written)."""
+    rows, duplicates = build_rows(runs)
+    judges = list(dict.fromkeys(j for row in rows for j in row.judges()))
+    unfinished = [
+        f"{run.path} is unfinished ({run.metrics.get('n_samples')} samples so far)"
+        for row in rows
+        for run in row.runs.values()
+        if run.metrics and not run.complete
+    ]
+    warnings = [*comparability(runs), *duplicates, *unfinished]
+    failed = [r for r in runs if r.metrics is None]
+    return Summary(rows, judges, warnings, failed, to_markdown(rows, judges, runs, warnings))
+
+
+def write_summary(out_dir: Path, runs: Sequence[RunResult]) -> Summary:
+    """summary.md, summary.csv, summary.tex, the plots (PNG and SVG) and report.html (the
+    viewer) of ``runs`` in ``out_dir``: the one writer behind the sweep callback and
+    ``eicore report``."""
+    from eicore.plots import write_plots
+    from eicore.viewer import write_report
+
+    summary = summarise(runs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "summary.md": summary.markdown,
+        "summary.csv": to_csv(summary.rows, runs),
+        "summary.tex": to_tex(summary.rows, summary.judges),
+    }
+    for name, text in texts.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+        summary.files.append(out_dir / name)
+    summary.files += write_plots(out_dir, summary.rows, summary.judges)
+    finished = [run.path for run in runs if run.metrics is not None]
+    summary.files.append(write_report(out_dir, finished))
+    return summary

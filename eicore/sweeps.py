@@ -1,0 +1,68 @@
+"""The Hydra callback of ``eicore run -m``: each job records itself in the sweep directory (in
+whichever process or node runs it), and at the end of the multirun the launching process
+gathers every job's run directory from disk into summary.md/.csv/.tex and the plots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from loguru import logger
+from omegaconf import DictConfig, OmegaConf
+
+from eicore.redact import redact_tree
+from eicore.rundirs import Job, clear_jobs, sweep_runs, write_job
+from eicore.summary import write_summary
+
+
+def _multirun(config: DictConfig) -> bool:
+    return bool(OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN)
+
+
+def _job(config: DictConfig, status: str, error: str | None = None) -> Job:
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    assert isinstance(overrides, list)
+    return Job(
+        num=int(config.hydra.job.num),
+        run_dir=os.path.relpath(config.hydra.runtime.output_dir, config.hydra.sweep.dir),
+        overrides=redact_tree([str(o) for o in overrides]),
+        status=status,
+        error=redact_tree(error),
+    )
+
+
+class SweepSummary(Callback):
+    """Configured under ``hydra.callbacks`` in conf/base.yaml; a no-op outside ``-m``."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        clear_jobs(Path(config.hydra.sweep.dir))
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if _multirun(config):
+            write_job(Path(config.hydra.sweep.dir), _job(config, "running"))
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if not _multirun(config):
+            return
+        if job_return.status == JobStatus.FAILED:
+            exc = job_return._return_value
+            job = _job(config, "failed", f"{type(exc).__name__}: {exc}")
+        elif job_return._return_value is None:  # eicore's clean errors: logged, job returns None
+            job = _job(config, "failed", "the job stopped on a configuration or data error")
+        else:
+            job = _job(config, "completed")
+        write_job(Path(config.hydra.sweep.dir), job)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        summary = write_summary(sweep_dir, sweep_runs(sweep_dir))
+        for warning in summary.warnings:
+            logger.warning("{}", warning)
+        if summary.failed:
+            logger.warning("{} jobs without results; see {}", len(summary.failed), sweep_dir)
+        print(summary.markdown.split("\n## ")[0].rstrip())
+        logger.info("summary and plots: {}", ", ".join(str(p) for p in summary.files))

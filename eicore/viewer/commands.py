@@ -1,0 +1,78 @@
+"""The ``eicore view`` and ``eicore agreement`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from eicore.data import DataError
+from eicore.viewer.agreement import agreement, ratings_files, read_ratings, write_agreement
+from eicore.viewer.review import REVIEWS, check_reviewer
+from eicore.viewer.runs import ViewerError
+from eicore.viewer.server import ViewerServer, report_site, review_site
+
+DEFAULT_PORT = 8765
+
+
+def view(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="eicore view",
+        description="Serve the viewer of run directories (or review an annotate run) on "
+        "127.0.0.1 until Ctrl-C.",
+    )
+    parser.add_argument("dirs", nargs="+", type=Path, help="run directories (review: one)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--image-root", type=Path, help="default: the runs' data.image_root")
+    parser.add_argument("--review", action="store_true", help="review an `eicore annotate` run")
+    parser.add_argument("--reviewer", help="your name: reviews/<reviewer>/ holds your files")
+    args = parser.parse_args(argv)
+    if args.review and (len(args.dirs) != 1 or not args.reviewer):
+        parser.error("--review needs exactly one annotate run directory and --reviewer NAME")
+    try:
+        if args.review:
+            site = review_site(args.dirs[0], check_reviewer(args.reviewer), args.image_root)
+        else:
+            site = report_site(args.dirs, args.image_root)
+        server = ViewerServer(site, args.port)
+    except (ViewerError, DataError, OSError) as exc:
+        print(f"eicore view: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    what = f"review of {args.dirs[0]} as {args.reviewer}" if args.review else "viewer"
+    print(f"eicore view: {what} at {server.url} (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def agreement_command(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="eicore agreement",
+        description="Krippendorff's alpha of reviewers' 0-5 ratings over the images at least "
+        "two of them rated; writes agreement.md and agreement.json.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        help="annotate run directories, reviewer folders or ratings.jsonl files",
+    )
+    parser.add_argument("--out", type=Path, help="default: the first path's reviews/ folder")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    args = parser.parse_args(argv)
+    try:
+        files = ratings_files(args.paths)
+        result = agreement(read_ratings(files))
+    except (ViewerError, DataError) as exc:
+        print(f"eicore agreement: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    first = args.paths[0]
+    out = args.out or (first / REVIEWS if (first / REVIEWS).is_dir() else files[0].parent.parent)
+    md, js = write_agreement(out, result)
+    print(json.dumps(asdict(result), indent=2) if args.json else md.read_text(encoding="utf-8"))
+    print(f"written: {md}, {js}", file=sys.stderr)

@@ -1,0 +1,98 @@
+"""``report.html``: the summary table, plots and sample browser of one or more run directories."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from eicore.report import COLUMNS
+from eicore.viewer.page import render_page
+from eicore.viewer.runs import RunInfo, distinct_labels, load_records, load_run, summary_rows
+from eicore.viewer.samples import sample_entries
+from eicore.viewer.thumbnails import thumbnail_uri
+
+REPORT_FILE = "report.html"
+
+
+def plot_uris(folder: Path) -> list[dict[str, str]]:
+    """The PNG plots in ``folder`` and ``folder/plots`` as ``{name, uri}`` data URIs."""
+    paths = sorted([*folder.glob("*.png"), *folder.glob("plots/*.png")])
+    return [
+        {
+            "name": p.stem,
+            "uri": "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii"),
+        }
+        for p in paths
+    ]
+
+
+def image_root_of(runs: Sequence[RunInfo]) -> str | None:
+    """The runs' ``data.image_root`` (the first one set, with a warning when they differ)."""
+    roots = list(dict.fromkeys(r.image_root for r in runs if r.image_root))
+    if len(roots) > 1:
+        logger.warning(
+            "runs have different image roots {}; showing images from {}", roots, roots[0]
+        )
+    return roots[0] if roots else None
+
+
+def build_payload(
+    run_dirs: Sequence[Path],
+    image_root: str | Path | None,
+    thumbnails: bool,
+    image_base: str | None = None,
+    plots_folder: Path | None = None,
+) -> dict[str, Any]:
+    """The viewer's data for ``run_dirs``: runs, summary rows, plots and samples.
+
+    ``image_root``: where images are (default: the runs' ``data.image_root``);
+    ``thumbnails``: embed a small JPEG of each image found there;
+    ``image_base``: the URL prefix full-size images are served from (``eicore view``).
+    """
+    runs = [load_run(d) for d in run_dirs]
+    labels = distinct_labels(runs)
+    samples = sample_entries([load_records(d) for d in run_dirs])
+    image_root = image_root or image_root_of(runs)
+    if thumbnails and image_root is not None:
+        for sample in samples:
+            sample["thumb"] = thumbnail_uri(image_root, sample["image"])
+    return {
+        "mode": "report",
+        "runs": [
+            {
+                "label": label,
+                "dir": run.dir.name,
+                "model": run.model,
+                "strategy": run.strategy,
+                "split": run.split,
+            }
+            for run, label in zip(runs, labels, strict=True)
+        ],
+        "columns": list(COLUMNS),
+        "summary": summary_rows(runs, labels),
+        "plots": plot_uris(plots_folder) if plots_folder else [],
+        "imageBase": image_base,
+        "samples": samples,
+    }
+
+
+def report_title(run_dirs: Sequence[Path]) -> str:
+    if len(run_dirs) == 1:
+        return f"eicore run {run_dirs[0].name}"
+    return f"eicore: {len(run_dirs)} runs"
+
+
+def write_report(out_dir: Path, run_dirs: Sequence[Path]) -> Path:
+    """Write ``out_dir/report.html``: one self-contained page for ``run_dirs`` (with thumbnails
+    from their image root when it is readable, and the PNG plots found in ``out_dir``)."""
+    run_dirs = [Path(d) for d in run_dirs]
+    payload = build_payload(run_dirs, None, thumbnails=True, plots_folder=Path(out_dir))
+    path = Path(out_dir) / REPORT_FILE
+    partial = path.with_suffix(".html.part")
+    partial.write_text(render_page(payload, report_title(run_dirs)), encoding="utf-8")
+    partial.replace(path)
+    return path

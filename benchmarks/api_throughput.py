@@ -18,7 +18,8 @@ the fake and the loopback (http.client) and eicore's runner with no HTTP (a mode
 L). Last, the ratio of eicore at C=32 to the way the original EIBench scripts call an API: a
 sequential loop, a new SDK client per call.
 
-    python benchmarks/api_throughput.py [--samples 1615] [--latency 0.1] [--plugin openai] [--block 50]
+    python benchmarks/api_throughput.py [--samples 1615] [--latency 0.1] [--plugin openai]
+        [--block 50]
 """
 
 from __future__ import annotations

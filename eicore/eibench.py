@@ -45,7 +45,8 @@ SPLIT_FILES = {"basic": ("user.jsonl", "basic_ground_truth.json"), "complex": ("
 class EIBenchConfig(DataConfig):
     split: str = "basic"
     root: str | None = None
-    """Folder holding user.jsonl, basic_ground_truth.json, ec_complex.jsonl (default $EICORE_DATA)."""
+    """Folder holding user.jsonl, basic_ground_truth.json, ec_complex.jsonl (default
+    $EICORE_DATA)."""
     questions: str | None = None
     """Custom basic-shaped questions file (``{image: question}`` per line); overrides root."""
     ground_truth: str | None = None
@@ -87,6 +88,8 @@ def download(name: str, source_url: str, folder: Path) -> Path:
 
 
 class EIBench(Dataset):
+    config: EIBenchConfig
+
     def __init__(self, config: EIBenchConfig) -> None:
         if config.split not in SPLIT_FILES:
             raise DataError(f"data.split={config.split!r}: expected one of {sorted(SPLIT_FILES)}")

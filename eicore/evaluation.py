@@ -13,7 +13,7 @@ from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report
-from eicore.calls import ModelClient
+from eicore.calls import ModelClient, RoleHandle
 from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
 from eicore.data import report_defects, select
 from eicore.interfaces import Dataset, Metric, Strategy
@@ -55,7 +55,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         judges = build_judges(cfg, cache)
         clients = _clients(cfg, strategy, cache)
         image_root = dataset.config.image_root
-        if strategy.needs_image(clients) and not image_root:
+        roles = {role: RoleHandle(client, role, []) for role, client in clients.items()}
+        if strategy.needs_image(roles) and not image_root:
             seeing = [role for role, client in clients.items() if client.accepts_images]
             raise ConfigError(
                 f"the {'/'.join(seeing)} model accepts images but data.image_root is not set: "

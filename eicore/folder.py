@@ -29,6 +29,8 @@ class ImagesConfig(DataConfig):
 
 
 class Images(Dataset):
+    config: ImagesConfig
+
     def __init__(self, config: ImagesConfig) -> None:
         if not config.image_root:
             raise DataError("data=images needs data.image_root, the folder of images")

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+from eicore.data import DataConfig
 from eicore.redact import SECRET_FIELD
 from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, SampleRecord
 
@@ -25,8 +26,18 @@ RUNTIME_FIELDS = frozenset(
 left out of cache keys and config hashes."""
 
 
+def _config_fields(config: object) -> dict[str, Any]:
+    """A dataclass config's fields as a dict (recursively); {} for any other config."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return dataclasses.asdict(config)
+    return {}
+
+
 class Dataset(abc.ABC):
-    """A source of samples. ``load`` returns the whole split; the core applies subsets."""
+    """A source of samples. ``load`` returns the whole split; the core applies the subsets its
+    ``config`` names (the :class:`~eicore.data.DataConfig` fields)."""
+
+    config: DataConfig
 
     @abc.abstractmethod
     def load(self) -> list[Sample]: ...
@@ -62,10 +73,9 @@ class Model(abc.ABC):
 
     def identity(self) -> dict[str, Any]:
         """What makes this model's answers what they are: the cache key's model part."""
-        fields = dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
         kept = {
             k: v
-            for k, v in fields.items()
+            for k, v in _config_fields(self.config).items()
             if k not in RUNTIME_FIELDS and not SECRET_FIELD.search(k)
         }
         return {"plugin": getattr(self.config, "plugin", type(self).__name__), **kept}
@@ -77,16 +87,14 @@ class Model(abc.ABC):
         """Estimated US dollars of one call: its token counts at the config's
         ``price_input_per_mtok`` and ``price_output_per_mtok`` (dollars per million tokens).
         None when a price or a count is missing; override for other pricing."""
-        prices = (
-            getattr(self.config, "price_input_per_mtok", None),
-            getattr(self.config, "price_output_per_mtok", None),
-        )
-        tokens = (completion.input_tokens, completion.output_tokens)
-        if None in prices or None in tokens:
+        price_in = getattr(self.config, "price_input_per_mtok", None)
+        price_out = getattr(self.config, "price_output_per_mtok", None)
+        tokens_in, tokens_out = completion.input_tokens, completion.output_tokens
+        if price_in is None or price_out is None or tokens_in is None or tokens_out is None:
             return None
-        return sum(t * p for t, p in zip(tokens, prices)) / 1e6
+        return (tokens_in * float(price_in) + tokens_out * float(price_out)) / 1e6
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Release clients, threads or memory; called once at the end of a run."""
 
 
@@ -104,7 +112,8 @@ class APIModel(Model):
 
     @property
     def max_concurrency(self) -> int | None:
-        return self.config.concurrency
+        concurrency: int | None = self.config.concurrency
+        return concurrency
 
     async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
         if len(prompts) == 1:  # eicore sends API models one prompt at a time
@@ -134,7 +143,7 @@ class Strategy(abc.ABC):
 
     def describe(self) -> dict[str, Any]:
         """The strategy's settings as recorded in metrics.json."""
-        return dataclasses.asdict(self.config) if dataclasses.is_dataclass(self.config) else {}
+        return _config_fields(self.config)
 
     def needs_image(self, models: Mapping[str, ModelRole]) -> bool:
         """Whether the sample's image must be read; by default when any role accepts images."""
@@ -168,14 +177,12 @@ class Judge(abc.ABC):
 
     def describe(self) -> dict[str, Any]:
         """The judge's identity and settings, recorded in metrics.json."""
-        if dataclasses.is_dataclass(self.config):
-            return dataclasses.asdict(self.config)
-        return {"plugin": self.name}
+        return _config_fields(self.config) or {"plugin": self.name}
 
     @abc.abstractmethod
     async def judge(self, sample: Sample, answer: str) -> Judgment: ...
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Release what the judge holds; called once at the end of a run."""
 
 

@@ -51,7 +51,8 @@ class ModelJudge(Judge):
         return self._client
 
     def model_identity(self) -> dict[str, Any]:
-        return redact_tree(self.client.model.identity())
+        identity: dict[str, Any] = redact_tree(self.client.model.identity())
+        return identity
 
     async def aclose(self) -> None:
         if self._client is not None:

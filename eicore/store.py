@@ -87,12 +87,31 @@ class CallCache:
         self.failure: StoreError | None = None
         self.db = _connect(path, self.SCHEMA, timeout, "run `eicore cache clear`")
         columns = tuple(r[1] for r in self.db.execute("PRAGMA table_info(calls)"))
+        if columns == self.COLUMNS[:-1]:
+            columns = self._add_digests()
         if columns != self.COLUMNS:
             self.db.close()
             raise StoreError(
                 f"{path} has another layout than this eicore writes (columns {list(columns)}); "
                 "run `eicore cache clear` to start an empty cache"
             )
+
+    def _add_digests(self) -> tuple[str, ...]:
+        """Upgrade a cache written before rows carried checksums: each row gets the checksum of
+        what it holds now, in one transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("ALTER TABLE calls ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+            rows = self.db.execute("SELECT key, completion, model FROM calls").fetchall()
+            self.db.executemany(
+                "UPDATE calls SET digest = ? WHERE key = ?",
+                [(entry_digest(key, completion, model), key) for key, completion, model in rows],
+            )
+        except sqlite3.Error:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return tuple(r[1] for r in self.db.execute("PRAGMA table_info(calls)"))
 
     def get(self, key: str) -> Completion | None:
         if self.failure is not None:

@@ -81,10 +81,20 @@ def _by_judge(run: RunResult | None) -> dict[str, dict[str, Any]]:
 
 
 def _variant(run: RunResult) -> dict[str, Any]:
-    """The run's result-deciding config without its split: runs alike here share a row."""
+    """The run's result-deciding config without its split: runs alike here share a row. A
+    copy of the run's data config inside a component (``model.data: ${data}``) counts as the
+    run's data, split left out too."""
     tree = identity_tree(OmegaConf.create(run.config or {}))
-    tree.get("data", {}).pop("split", None)
-    return tree
+    data = tree.get("data")
+
+    def unsplit(node: Any) -> Any:
+        if isinstance(node, dict):
+            if data and node == data:
+                return {k: v for k, v in node.items() if k != "split"}
+            return {k: unsplit(v) for k, v in node.items()}
+        return node
+
+    return dict(unsplit(tree))
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:

@@ -20,6 +20,9 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_P
 API_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY")
 EICORE_ENV = ("EICORE_LOAD_PLUGINS", "EICORE_DATA", "EICORE_CACHE", "ECHO_INTERRUPT_AFTER")
 """Variables that change what eicore does; tests set them explicitly where they need them."""
+UNMEASURED = {"COVERAGE_PROCESS_CONFIG": None}
+"""``env`` of a command whose Hydra error message is under test: Hydra prints the whole traceback
+when a trace function is set (it takes it for a debugger's), and coverage's measuring is one."""
 
 EIBENCH_FILES = ("user.jsonl", "basic_ground_truth.json", "ec_complex.jsonl")
 

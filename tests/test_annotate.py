@@ -13,7 +13,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from eicore_test_support import CLI, keyword_recalled, only_run_dir, read_json, read_jsonl
+from eicore_test_support import (
+    CLI,
+    UNMEASURED,
+    keyword_recalled,
+    only_run_dir,
+    read_json,
+    read_jsonl,
+)
 
 from eicore.data import load_basic
 
@@ -184,7 +191,7 @@ def test_annotate_from_a_jsonl_of_images_questions_and_emotions(
 
 
 def test_annotate_without_a_model_or_images_fails_clearly(cli: CLI, folder: Path) -> None:
-    result = cli("annotate", f"data.image_root={folder}", expect=None)
+    result = cli("annotate", f"data.image_root={folder}", env=UNMEASURED, expect=None)
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "must specify 'model'" in output
     assert "scripted" in output  # the choices are listed

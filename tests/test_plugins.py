@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from eicore_test_support import (
     CLI,
+    UNMEASURED,
     echo_args,
     keyword_recalled,
     only_run_dir,
@@ -116,7 +117,7 @@ def test_narrowed_plugins_still_compose_a_run(cli: CLI, eibench_dir: Path, tmp_p
 def test_a_run_without_the_plugin_that_provides_a_default_fails_clearly(
     cli: CLI, eibench_dir: Path, tmp_path: Path
 ) -> None:
-    env = {"EICORE_LOAD_PLUGINS": "eicore-echo"}  # no eicore-strategies: no `direct`
+    env = {"EICORE_LOAD_PLUGINS": "eicore-echo", **UNMEASURED}  # no eicore-strategies: no `direct`
     result = cli.run(
         *echo_args(eibench_dir, tmp_path / "runs", "data.limit=2"), env=env, expect=None
     )
@@ -196,7 +197,8 @@ def test_a_run_succeeds_beside_broken_plugins(
 def test_unknown_model_fails_with_a_clear_message(
     cli: CLI, eibench_dir: Path, tmp_path: Path
 ) -> None:
-    result = cli.run(*echo_args(eibench_dir, tmp_path / "runs", model="nope"), expect=None)
+    args = echo_args(eibench_dir, tmp_path / "runs", model="nope")
+    result = cli.run(*args, env=UNMEASURED, expect=None)
     assert result.returncode != 0
     assert "nope" in result.stderr, str(result)
     assert "echo" in result.stderr, "the message should list the models that are installed"

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json
 
+from eicore.rundirs import RunResult
+from eicore.summary import build_rows
+
 
 def test_report_over_a_sweep_and_single_runs(cli: CLI, eibench_dir: Path, tmp_path: Path) -> None:
     # a sweep whose complex job fails: the complex split has no emotions to select
@@ -66,3 +69,26 @@ def test_bad_input_is_named(cli: CLI, eibench_dir: Path, tmp_path: Path) -> None
     (run / "metrics.json").write_text('{\n  "complete": true,\n  oops\n}', encoding="utf-8")
     broken = cli("report", str(run), expect=2)
     assert f"{run / 'metrics.json'}, line 3: malformed JSON" in broken.stderr
+
+
+def test_a_component_holding_the_runs_data_shares_one_row_across_splits() -> None:
+    """question-prior's ``model.data: ${data}`` follows the split: basic and complex are one row."""
+
+    def run(split: str, persona: str = "none") -> RunResult:
+        data = {"plugin": "eibench", "split": split, "root": "/data"}
+        config = {
+            "data": data,
+            "model": {"plugin": "question-prior", "data": dict(data)},
+            "strategy": {"plugin": "direct", "persona": persona},
+        }
+        recall = {"judge": "semantic", "overall": 0.1, "n_scored": 3}
+        return RunResult(Path(f"/runs/{split}-{persona}"), config, {"recall": recall})
+
+    rows, warnings = build_rows([run("basic"), run("complex")])
+    assert [(r.model, sorted(r.runs)) for r in rows] == [("question-prior", ["basic", "complex"])]
+    assert warnings == []
+    rows, _ = build_rows([run("basic"), run("basic", "expert")])  # another persona: two rows
+    assert sorted(r.model for r in rows) == [
+        "question-prior (strategy.persona=expert)",
+        "question-prior (strategy.persona=none)",
+    ]

@@ -10,6 +10,7 @@ import pytest
 from eicore_test_support import (
     CHEAP,
     CLI,
+    UNMEASURED,
     echo_args,
     key_words,
     keyword_recalled,
@@ -32,7 +33,7 @@ def test_complex_split_end_to_end(cli: CLI, eibench_dir: Path, tmp_path: Path) -
     predictions = read_jsonl(run_dir / "predictions.jsonl")
     assert [next(iter(p)) for p in predictions] == [s.image for s in samples]
     scores = []
-    for sample, record in zip(samples, records):
+    for sample, record in zip(samples, records, strict=True):
         (judgment,) = record["judgments"]
         assert judgment["total"] == len(sample.triggers)
         assert judgment["recalled"] == len(
@@ -150,7 +151,8 @@ def test_cfg_job_prints_the_composed_config(cli: CLI, eibench_dir: Path, tmp_pat
 
 
 def test_a_bad_model_field_fails_clearly(cli: CLI, eibench_dir: Path, tmp_path: Path) -> None:
-    result = cli.run(*echo_args(eibench_dir, tmp_path / "runs", "model.bogus=1"), expect=None)
+    args = echo_args(eibench_dir, tmp_path / "runs", "model.bogus=1")
+    result = cli.run(*args, env=UNMEASURED, expect=None)
     assert result.returncode != 0 and "bogus" in result.stderr and "Traceback" not in result.stderr
 
 

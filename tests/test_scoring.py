@@ -76,7 +76,9 @@ def test_two_judges_side_by_side(cli: CLI, eibench_dir: Path, tmp_path: Path) ->
     assert metrics["recall_by_judge"]["gpt"]["overall"] == pytest.approx(sum(gpt) / 5)
     (pair,) = metrics["judge_agreement"]
     assert pair["judges"] == ["keyword", "gpt"] and pair["n"] == 5
-    assert pair["mean_abs_diff"] == pytest.approx(sum(abs(k - g) for k, g in zip(keyword, gpt)) / 5)
+    assert pair["mean_abs_diff"] == pytest.approx(
+        sum(abs(k - g) for k, g in zip(keyword, gpt, strict=True)) / 5
+    )
     lo, hi = metrics["recall_by_judge"]["gpt"]["ci"]
     assert lo <= sum(gpt) / 5 <= hi
     both = f"{100 * sum(keyword) / 5:.2f} / {100 * sum(gpt) / 5:.2f}"
@@ -202,7 +204,7 @@ def test_score_basic_predictions_reports_what_does_not_line_up(
     assert metrics["complete"] is False and metrics["recall"]["n_scored"] == 2
     expected = [
         len(keyword_recalled(r[s.image], s.triggers)) / len(s.triggers)
-        for r, s in zip(rows, (a, b))
+        for r, s in zip(rows[:2], (a, b), strict=True)
     ]
     assert metrics["recall"]["overall"] == pytest.approx(sum(expected) / 2)
     assert [next(iter(r)) for r in read_jsonl(out / "judgments.jsonl")] == [a.image, b.image]

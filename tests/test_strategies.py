@@ -113,7 +113,7 @@ def test_each_strategy_runs_and_its_trace_is_in_the_run(
     assert run_dir.name.startswith(f"scripted__{strategy}__basic__")
     records = read_jsonl(run_dir / "records.jsonl")
     assert [r["sample"]["image"] for r in records] == [s.image for s in images]
-    for record, sample in zip(records, images):
+    for record, sample in zip(records, images, strict=True):
         assert record["status"] == "answered", record
         assert graph(record) == GRAPHS[strategy]
         digest = sha256(tmp_path / "images" / sample.image)
@@ -172,7 +172,7 @@ def test_a_persona_and_template_from_the_command_line(
     )
     cli.run(*scripted_args(eibench_dir, tmp_path, *overrides))
     run_dir = only_run_dir(tmp_path / "runs")
-    for record, sample in zip(read_jsonl(run_dir / "records.jsonl"), images):
+    for record, sample in zip(read_jsonl(run_dir / "records.jsonl"), images, strict=True):
         (call,) = record["response"]["trace"]
         assert prompt_text(call) == f"You are a poet. || {sample.question} || in verse, please"
     config, metrics = strategy_of(run_dir)
@@ -249,7 +249,7 @@ def test_caption_with_its_own_captioner_and_a_text_only_answerer_then_reused(
     )
     run_a = only_run_dir(tmp_path / "runs-a")
     assert run_a.name.startswith("echo__caption__basic__")
-    for record, sample in zip(read_jsonl(run_a / "records.jsonl"), images):
+    for record, sample in zip(read_jsonl(run_a / "records.jsonl"), images, strict=True):
         captioner, answerer = record["response"]["trace"]
         assert (captioner["role"], answerer["role"]) == ("captioner", "answerer")
         assert prompt_images(captioner) == [sha256(tmp_path / "images" / sample.image)]

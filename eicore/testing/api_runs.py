@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from eicore import Prompt
+from eicore import Completion, Prompt
 from eicore.testing.fake_api import FakeAPI, Received, Reply
 from eicore.testing.runs import (
     eibench_questions,
@@ -48,7 +48,8 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        return read_json(self.run_dir / "metrics.json")
+        metrics: dict[str, Any] = read_json(self.run_dir / "metrics.json")
+        return metrics
 
 
 def sample_of(request: Received, questions: dict[str, str]) -> str:
@@ -128,8 +129,10 @@ class APIModelRunTests:
         assert self.REFUSAL_REASON in failed[run.images[3]]
 
     def test_usage_of_the_answers_and_the_refusal_is_summed_into_metrics(self, run: Run) -> None:
-        answers = [r for r in run.served if r.reply.status == 200]  # the refusal was billed too
-        (refusal,) = [r for r in answers if r.reply.finish == "refusal"]
+        served = [(r, r.reply) for r in run.served if r.reply is not None]
+        answered = [(r, reply) for r, reply in served if reply.status == 200]
+        answers = [r for r, _ in answered]  # the refusal was billed too
+        (refusal,) = [r for r, reply in answered if reply.finish == "refusal"]
         assert len(answers) == 3 and refusal.input_tokens > 0 and refusal.output_tokens > 0
         tokens = run.metrics["tokens"]
         assert tokens == {
@@ -193,7 +196,7 @@ def assert_one_client_per_instance(instance: Any, fake: FakeAPI) -> None:
 PROMPT = Prompt.user("Why is the woman in the image so happy?")
 
 
-def timed(complete: Callable[..., list[Any]], instance: Any) -> tuple[str, float]:
+def timed(complete: Callable[..., list[Completion]], instance: Any) -> tuple[str, float]:
     """The text of ``instance``'s completion of :data:`PROMPT`, and the seconds it took."""
     started = time.perf_counter()
     (completion,) = complete(instance, PROMPT)
@@ -212,16 +215,16 @@ class APIModelFailureTests:
     """What a truncated body raises once the retries have run out."""
 
     def test_429_then_success_waits_retry_after_ms(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable
+        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.enqueue(Reply.rate_limited(retry_after_ms=5), "1. Sunshine")
         text, seconds = timed(complete, model())
         assert text == "1. Sunshine"
-        assert [r.reply.status for r in fake.requests] == [429, 200]
+        assert [r.reply and r.reply.status for r in fake.requests] == [429, 200]
         assert seconds < 0.35  # 5 ms asked; the backoff (the SDK's own) would wait 0.375 s at least
 
     def test_retry_after_in_seconds_is_honoured(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable
+        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.enqueue(Reply.rate_limited(retry_after_ms=None, retry_after="0.6"), "1. Sunshine")
         text, seconds = timed(complete, model())
@@ -229,7 +232,7 @@ class APIModelFailureTests:
         assert seconds >= 0.55  # longer than any first backoff (the SDK's own: at most 0.5 s)
 
     def test_server_errors_until_retries_run_out_raise_the_provider_error(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable
+        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.reset(answer=Reply.server_error())
         with pytest.raises(self.SERVER_ERROR, match="500"):
@@ -237,7 +240,7 @@ class APIModelFailureTests:
         assert len(fake.requests) == 4  # the first try and 3 retries (not the default)
 
     def test_a_reply_slower_than_the_timeout_fails_after_the_retries(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable
+        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.reset(answer=Reply.slow(5))
         started = time.perf_counter()
@@ -248,7 +251,7 @@ class APIModelFailureTests:
         assert len(received) == 1, received
 
     def test_a_timeout_is_retried(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable
+        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.enqueue(Reply.slow(5), "1. Sunshine")
         text, _ = timed(complete, model(timeout=0.3, max_retries=1))
@@ -256,14 +259,14 @@ class APIModelFailureTests:
         assert len(fake.requests) == 2
 
     def test_a_body_that_is_not_json_fails(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable
+        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.enqueue(Reply.malformed())
         with pytest.raises(ValueError):
             complete(model(), PROMPT)
 
     def test_a_truncated_body_is_retried_then_fails(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable
+        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.enqueue(Reply.truncated(), "1. Sunshine")
         assert timed(complete, model(max_retries=1))[0] == "1. Sunshine"

@@ -52,5 +52,6 @@ def eibench(pytestconfig: pytest.Config) -> Path:
 
 @pytest.fixture
 def complete() -> Callable[..., list[Completion]]:
-    """``complete(model, *prompts)``: the completions, in one event loop, the client closed after."""
+    """``complete(model, *prompts)``: the completions, in one event loop, the client closed
+    after."""
     return run_completions

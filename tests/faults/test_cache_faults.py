@@ -149,10 +149,25 @@ def test_a_cache_locked_past_the_timeout_is_a_clear_error(tmp_path: Path) -> Non
 def test_a_cache_of_another_layout_is_refused_with_the_recovery(tmp_path: Path) -> None:
     path = tmp_path / "calls.sqlite"
     db = sqlite3.connect(path)
-    db.execute(
-        "CREATE TABLE calls (key TEXT PRIMARY KEY, completion TEXT, model TEXT, created REAL)"
-    )
+    db.execute("CREATE TABLE calls (key TEXT PRIMARY KEY, completion TEXT, created REAL)")
     db.close()
     with pytest.raises(StoreError, match="eicore cache clear") as err:
         CallCache(path)
     assert str(path) in str(err.value)
+
+
+def test_a_cache_from_before_checksums_is_upgraded_with_its_entries(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE calls (key TEXT PRIMARY KEY, completion TEXT NOT NULL, model TEXT NOT NULL,"
+        " created REAL NOT NULL)"
+    )
+    stored = json.dumps({"text": "1. a raised fist"})
+    db.execute("INSERT INTO calls VALUES ('k', ?, 'm', 0)", (stored,))
+    db.commit()
+    db.close()
+    cache = CallCache(path)
+    assert cache.get("k") == Completion("1. a raised fist")
+    cache.close()
+    assert CallCache(path).get("k") == Completion("1. a raised fist")  # upgraded once

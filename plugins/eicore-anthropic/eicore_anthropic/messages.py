@@ -40,13 +40,14 @@ def messages_request(prompt: Prompt, config: AnthropicConfig) -> dict[str, Any]:
 
 
 def _blocks(message: Message, config: AnthropicConfig) -> list[dict[str, Any]]:
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for part in message.parts:
         if not isinstance(part, ImagePart):
             blocks.append({"type": "text", "text": part.text})
         elif not config.vision:
             raise TextOnlyModelError(
-                f"{config.name} is configured text-only (model.vision=false) but the prompt holds an image"
+                f"{config.name} is configured text-only (model.vision=false) "
+                "but the prompt holds an image"
             )
         else:
             blocks.append({"type": "image", "source": image_source(part)})

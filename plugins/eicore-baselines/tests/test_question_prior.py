@@ -121,7 +121,7 @@ def test_leave_one_out_on_eibench_basic(basic: QuestionPrior) -> None:
     by_answer = {numbered(s.triggers): s for s in samples}
     assert len(by_answer) == len(samples)  # no two samples share a trigger list
     texts = answer(basic, *(prompt(s.question) for s in samples))
-    for sample, text in zip(samples, texts):
+    for sample, text in zip(samples, texts, strict=True):
         source = by_answer[text]
         assert source.question != sample.question, sample.id
         assert text != numbered(sample.triggers), sample.id

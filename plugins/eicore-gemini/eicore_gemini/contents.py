@@ -46,7 +46,8 @@ def _parts(message: Message, config: GeminiConfig) -> list[Any]:
             parts.append(types.Part.from_text(text=part.text))
         elif not config.vision:
             raise TextOnlyModelError(
-                f"{config.name} is configured text-only (model.vision=false) but the prompt holds an image"
+                f"{config.name} is configured text-only (model.vision=false) "
+                "but the prompt holds an image"
             )
         else:  # the media type was read from the bytes by eicore
             parts.append(types.Part.from_bytes(data=part.data, mime_type=part.media_type))

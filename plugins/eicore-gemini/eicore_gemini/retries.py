@@ -55,7 +55,7 @@ def delay(attempt: int, asked: float | None) -> float:
     """Seconds before retry ``attempt + 1``: the server's wait, else jittered backoff."""
     if asked is not None and asked > 0:
         return min(asked, MAX_SERVER_DELAY)
-    return min(INITIAL_DELAY * 2**attempt, MAX_DELAY) * (1 - 0.25 * random.random())
+    return min(INITIAL_DELAY * 2.0**attempt, MAX_DELAY) * (1 - 0.25 * random.random())
 
 
 def server_delay(exc: BaseException) -> float | None:

@@ -101,7 +101,7 @@ class HFModel(Model):
             generated = self.generate_ids(prompts)
         return [
             completion(loaded, row, n_in, generated.seconds)
-            for row, n_in in zip(generated.rows, generated.input_tokens)
+            for row, n_in in zip(generated.rows, generated.input_tokens, strict=True)
         ]
 
     def generate_ids(self, prompts: list[Prompt]) -> Generated:

@@ -86,7 +86,7 @@ def test_a_batch_of_four_equals_four_singles_token_for_token(
     batch = model.generate_ids(prompts)
     singles = [model.generate_ids([p]) for p in prompts]
     assert len(set(batch.input_tokens)) == len(prompts)  # every row padded differently
-    for row, single in zip(batch.rows, singles):
+    for row, single in zip(batch.rows, singles, strict=True):
         assert until_eos(row) == until_eos(single.rows[0])
     assert batch.input_tokens == [s.input_tokens[0] for s in singles]
     completions = model.generate_blocking(prompts)
@@ -112,7 +112,7 @@ def test_finish_reason_and_token_counts(llava: HFModel, vision_prompts: list[Pro
     completions = llava.generate_blocking(vision_prompts)
     reasons = [c.finish_reason for c in completions]
     assert set(reasons) == {"stop", "length"}, "the tiny model stops early on some prompts"
-    for row, c in zip(rows, completions):
+    for row, c in zip(rows, completions, strict=True):
         if c.finish_reason == "length":
             assert EOS not in row and c.output_tokens == MAX_NEW_TOKENS
         else:

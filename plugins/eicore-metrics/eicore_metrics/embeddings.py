@@ -55,7 +55,7 @@ class SentenceEncoder:
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-            self._vectors.update(zip(missing, vectors.astype(np.float32)))
+            self._vectors.update(zip(missing, vectors.astype(np.float32), strict=True))
 
     @property
     def dimension(self) -> int:

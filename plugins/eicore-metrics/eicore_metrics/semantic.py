@@ -93,7 +93,7 @@ def best_matches(triggers: Sequence[str], units: Sequence[str]) -> list[Match]:
     best = similarity.argmax(axis=1)
     return [
         Match(trigger, units[j], float(similarity[i, j]))
-        for i, (trigger, j) in enumerate(zip(triggers, best))
+        for i, (trigger, j) in enumerate(zip(triggers, best, strict=True))
     ]
 
 

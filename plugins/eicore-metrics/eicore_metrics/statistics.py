@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ def resampled_means(
     """``resamples`` means of samples drawn with replacement from ``values``."""
     data = np.asarray(values, dtype=float)
     picks = rng.integers(0, len(data), size=(resamples, len(data)))
-    return data[picks].mean(axis=1)
+    means: np.ndarray = data[picks].mean(axis=1)
+    return means
 
 
 def mean_ci(values: Sequence[float], boot: Bootstrap) -> list[float] | None:
@@ -105,7 +107,8 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float | None:
 
 def bins_of(scores: np.ndarray, bins: int) -> np.ndarray:
     """Equal-width bins of [0, 1]: 0 … bins-1 (a score of 1 falls in the last)."""
-    return np.minimum((scores * bins).astype(int), bins - 1)
+    binned: np.ndarray = np.minimum((scores * bins).astype(int), bins - 1)
+    return binned
 
 
 def cohen_kappa(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -116,7 +119,7 @@ def cohen_kappa(x: np.ndarray, y: np.ndarray) -> float | None:
     return None if expected == 1 else (observed - expected) / (1 - expected)
 
 
-def agreement(a: Sequence[float], b: Sequence[float], bins: int = 4) -> dict[str, float | None]:
+def agreement(a: ArrayLike, b: ArrayLike, bins: int = 4) -> dict[str, float | None]:
     """How two judges' per-sample scores agree: Pearson, Spearman, Cohen's kappa on ``bins``
     equal-width bins, and the mean absolute difference."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

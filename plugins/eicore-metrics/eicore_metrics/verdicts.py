@@ -68,7 +68,7 @@ def _structured(reply: str, total: int) -> Verdict | None:
         ):
             continue
         kept = sorted({i - 1 for i in items if 1 <= i <= total})
-        notes = ()
+        notes: tuple[str, ...] = ()
         if len(kept) != len(items):
             notes = (f"matched {items}: indices outside 1..{total} or repeated; kept {len(kept)}",)
         return Verdict(len(kept), None, tuple(kept), "json", notes)

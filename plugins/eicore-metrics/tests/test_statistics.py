@@ -119,7 +119,7 @@ def test_recall_carries_cis_per_cell_and_agreement_per_judge_pair() -> None:
     y_recalled = np.minimum(4, x_recalled + rng.integers(0, 2, size=40))
     records = [
         record(i, ("happy", "sad")[i % 2], {"x": int(k), "y": int(m)})
-        for i, (k, m) in enumerate(zip(x_recalled, y_recalled))
+        for i, (k, m) in enumerate(zip(x_recalled, y_recalled, strict=True))
     ]
     config = TriggerRecallConfig(resamples=300, seed=7, kappa_bins=5)
     result = TriggerRecall(config).compute(records)

@@ -44,7 +44,8 @@ def _content(message: Message, config: OpenAIConfig) -> str | list[dict[str, Any
         return message.text
     if not config.vision:
         raise TextOnlyModelError(
-            f"{config.name} is configured text-only (model.vision=false) but the prompt holds an image"
+            f"{config.name} is configured text-only (model.vision=false) "
+            "but the prompt holds an image"
         )
     return [
         {"type": "image_url", "image_url": {"url": data_url(p)}}

@@ -151,8 +151,8 @@ class CFSA(Strategy):
         return Steps(
             enriched=by_round.get(ENRICH, [""])[0],
             grounded=by_round.get(GROUND, [""])[0],
-            general=list(zip(self.config.general_questions, general)),
-            scenario=list(zip(posed, by_round.get(SCENARIO, []))),
+            general=list(zip(self.config.general_questions, general, strict=True)),
+            scenario=list(zip(posed, by_round.get(SCENARIO, []), strict=True)),
             summary=record.response.text,
         )
 

@@ -22,7 +22,8 @@ class CoTConfig:
     marker: str = "Final answer:"
     template: str = (
         "{persona}\nLook at the image carefully, then answer the question.\n{question}\n{cue}\n"
-        'When you have finished reasoning, write "{marker}" followed by the causes as a numbered list.'
+        'When you have finished reasoning, write "{marker}" followed by the causes '
+        "as a numbered list."
     )
     """The user turn; ``{persona}``, ``{question}``, ``{cue}`` and ``{marker}`` are filled in."""
 

@@ -4,7 +4,9 @@ PERSONAS = {
     "none": "",
     "assistant": "You are a helpful AI assistant.",
     "unrelated_expert": "You are an expert in geology.",
-    "emotion_expert": "You are an expert in emotion psychology who explains why people feel as they do.",
+    "emotion_expert": (
+        "You are an expert in emotion psychology who explains why people feel as they do."
+    ),
 }
 """Presets; ``strategy.persona`` takes one of these keys or any sentence of your own."""
 

@@ -27,6 +27,8 @@ class TriggersCSVConfig(DataConfig):
 class TriggersCSV(Dataset):
     """One sample per row; a sample's id is its ``id`` column, else its image path."""
 
+    config: TriggersCSVConfig
+
     def __init__(self, config: TriggersCSVConfig) -> None:
         if not config.path:
             raise DataError("data=triggers-csv needs data.path, the CSV file")

@@ -1,4 +1,5 @@
-"""eicore-echo: deterministic test models (``echo``, ``echo-vision``, ``scripted``) and a ``keyword`` judge."""
+"""eicore-echo: deterministic test models (``echo``, ``echo-vision``, ``scripted``) and a
+``keyword`` judge."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ class Echo(Model):
                     answer, input_tokens=len(text.split()), output_tokens=len(answer.split())
                 )
             )
-        for prompt, completion in zip(prompts, completions):
+        for prompt, completion in zip(prompts, completions, strict=True):
             self._log(prompt, completion, batch=len(prompts))
             self.completed += 1
             if self.interrupt_after and self.completed >= self.interrupt_after:

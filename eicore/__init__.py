@@ -4,6 +4,7 @@ The public API for plugin authors: the ``hookimpl`` marker, the records, and the
 """
 
 from eicore.calls import AnswerError, RefusalError
+from eicore.concurrency import report_throttle
 from eicore.data import DataConfig
 from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
 from eicore.plugins import hookimpl
@@ -46,4 +47,5 @@ __all__ = [
     "TextPart",
     "cpu_threads",
     "hookimpl",
+    "report_throttle",
 ]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 
+from eicore.concurrency import AIMD, AdaptiveLimit
 from eicore.interfaces import Model
 from eicore.store import CallCache
 from eicore.types import Call, Completion, Prompt
@@ -38,9 +40,11 @@ class ModelClient:
     A model whose ``max_batch_size`` is 1 is called once per prompt, as concurrently as the run
     allows (API models). A larger ``max_batch_size`` sends prompts through one queue: while a
     batch runs, the next fills up, so batches grow with the run's concurrency (local models).
+    With ``adaptive`` (``run.concurrency=auto``), per-prompt calls are limited by an
+    :class:`~eicore.concurrency.AdaptiveLimit` of at most that many calls instead.
     """
 
-    def __init__(self, model: Model, cache: CallCache | None) -> None:
+    def __init__(self, model: Model, cache: CallCache | None, adaptive: int | None = None) -> None:
         self.model = model
         self.cache = cache if model.cacheable else None
         self.identity = json.dumps(model.identity(), sort_keys=True, default=str)
@@ -50,9 +54,14 @@ class ModelClient:
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._worker: asyncio.Task[None] | None = None
         limit = getattr(model, "max_concurrency", None)
-        self._limit: AbstractAsyncContextManager[object] = (
-            asyncio.Semaphore(limit) if limit else nullcontext()
-        )
+        self.adaptive: AdaptiveLimit | None = None
+        self._slot: Callable[[], AbstractAsyncContextManager[object]]
+        if adaptive is not None and model.max_batch_size == 1:
+            self.adaptive = AdaptiveLimit(AIMD(min(limit or adaptive, adaptive)))
+            self._slot = self.adaptive.slot
+        else:
+            semaphore = asyncio.Semaphore(limit) if limit else None
+            self._slot = (lambda: semaphore) if semaphore else nullcontext
 
     @property
     def accepts_images(self) -> bool:
@@ -107,7 +116,7 @@ class ModelClient:
             if self.model.max_batch_size > 1:
                 completion = await self._batched(prompt)
             else:
-                async with self._limit:
+                async with self._slot():
                     (completion,) = await self.model.generate([prompt])
         except AnswerError:
             self.calls_made += 1

@@ -27,7 +27,12 @@ class RunSettings:
     root: str = "runs"
     """Folder of run directories (multiruns go to ``<root>/sweeps``)."""
     concurrency: int = 8
-    """Samples in flight at once."""
+    """Samples in flight at once; ``auto``: ``max_concurrency`` samples, and each API model's
+    calls in flight found by AIMD (:mod:`eicore.concurrency`)."""
+    max_concurrency: int = 64
+    """``concurrency=auto``: the most samples, and calls to one model, in flight."""
+    auto_concurrency: bool = False
+    """Set by ``concurrency=auto``."""
     threads: int | None = None
     """CPU threads for torch and BLAS/OpenMP pools; None: the CPUs this process may use
     (affinity, cgroup quota, ``SLURM_CPUS_PER_TASK``; :mod:`eicore.threads`)."""
@@ -40,6 +45,11 @@ class RunSettings:
     log_level: str = "INFO"
     """Loguru level for the console and the run's eicore.log."""
 
+    @property
+    def adaptive(self) -> int | None:
+        """The adaptive limit's ceiling under ``concurrency=auto``, else None."""
+        return self.max_concurrency if self.auto_concurrency else None
+
 
 class ConfigError(ValueError):
     """A configuration that cannot run; raised before any model call."""
@@ -49,13 +59,21 @@ def run_settings(cfg: DictConfig) -> RunSettings:
     """``cfg.run`` checked against :class:`RunSettings` (unknown keys and bad types fail here)."""
     try:
         given = OmegaConf.to_container(cfg.run, resolve=True) if "run" in cfg else {}
+        assert isinstance(given, dict)
+        if given.get("concurrency") == "auto":
+            given["concurrency"] = given.get("max_concurrency", RunSettings.max_concurrency)
+            given["auto_concurrency"] = True
         merged = OmegaConf.merge(OmegaConf.structured(RunSettings), given)
         settings = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"run: {exc}") from None
     assert isinstance(settings, RunSettings)
     if settings.concurrency < 1:
-        raise ConfigError(f"run.concurrency must be at least 1, got {settings.concurrency}")
+        raise ConfigError(
+            f"run.concurrency must be at least 1 (or auto), got {settings.concurrency}"
+        )
+    if settings.max_concurrency < 1:
+        raise ConfigError(f"run.max_concurrency must be at least 1, got {settings.max_concurrency}")
     if settings.threads is not None and settings.threads < 1:
         raise ConfigError(f"run.threads must be at least 1 (or null), got {settings.threads}")
     return settings

@@ -54,7 +54,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     with contextlib.ExitStack() as closing:
         cache = open_call_cache(settings, closing)
         judges = build_judges(cfg, cache)
-        clients = _clients(cfg, strategy, cache)
+        clients = _clients(cfg, strategy, cache, settings.adaptive)
         image_root = dataset.config.image_root
         roles = {role: RoleHandle(client, role, []) for role, client in clients.items()}
         if strategy.needs_image(roles) and not image_root:
@@ -117,9 +117,10 @@ def open_call_cache(settings: RunSettings, closing: contextlib.ExitStack) -> Cal
 
 
 def _clients(
-    cfg: DictConfig, strategy: Strategy, cache: CallCache | None
+    cfg: DictConfig, strategy: Strategy, cache: CallCache | None, adaptive: int | None = None
 ) -> dict[str, ModelClient]:
-    """One client per distinct model config; roles without their own config use ``model``."""
+    """One client per distinct model config; roles without their own config use ``model``
+    (``adaptive``: the ceiling of each one's AIMD limit, ``run.concurrency=auto``)."""
     reg = registry()
     roles = cfg.get("roles") or {}
     by_config: dict[str, ModelClient] = {}
@@ -128,7 +129,7 @@ def _clients(
         node = roles.get(role) or cfg.model
         key = OmegaConf.to_yaml(node)
         if key not in by_config:
-            by_config[key] = ModelClient(reg.build("model", node), cache)
+            by_config[key] = ModelClient(reg.build("model", node), cache, adaptive)
         clients[role] = by_config[key]
     return clients
 

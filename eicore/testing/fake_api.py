@@ -12,7 +12,10 @@ Replies come from a script (a queue of :class:`Reply` or plain strings, consumed
 then from ``answer`` (a Reply, a string, or a callable given the :class:`Received` request).
 Faults are replies too: ``Reply.rate_limited()``, ``Reply.server_error()``, ``Reply.slow(s)``,
 ``Reply.malformed()``, ``Reply.truncated()``, ``Reply.connection_reset()``, ``Reply.stalled()``,
-``Reply.empty()``, ``Reply.refusal()``. Every
+``Reply.empty()``, ``Reply.refusal()``. ``rate_limit=R`` makes it a rate-limited API: a token
+bucket of R requests per second (``burst`` deep) admits requests, and beyond it the fake
+answers 429 at once with ``retry-after-ms`` and ``Retry-After`` (the time until the next
+token), as the providers do; ``fake.rate_limited`` counts those answers. Every
 request is logged (``fake.requests``), with the reply sent and the token counts reported::
 
     with FakeAPI([Reply.rate_limited(), "1. A raised fist"], latency=0.05) as fake:
@@ -32,6 +35,7 @@ import argparse
 import collections
 import itertools
 import json
+import math
 import re
 import socket
 import struct
@@ -185,9 +189,12 @@ class FakeAPI:
         answer: Reply | str | Script = DEFAULT_TEXT,
         latency: float = 0.0,
         port: int = 0,
+        rate_limit: float | None = None,
+        burst: float | None = None,
     ) -> None:
         self.answer = answer
         self.latency = latency
+        self.bucket = TokenBucket(rate_limit, burst) if rate_limit else None
         self._script: collections.deque[Reply | str] = collections.deque(script)
         self._log: list[Received] = []
         self._lock = threading.Lock()
@@ -283,6 +290,37 @@ class FakeAPI:
         with self._lock:
             self._log.append(request)
 
+    @property
+    def rate_limited(self) -> int:
+        """Requests answered 429 by the token bucket (``rate_limit``)."""
+        return self.bucket.refused if self.bucket else 0
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved (default: one second's worth)."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate_limit must be above 0, got {rate}")
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self.refused = 0
+        self._tokens = self.burst
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """0 when a request may pass (a token is spent), else the seconds until one may."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            self.refused += 1
+            return (1 - self._tokens) / self.rate
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -330,6 +368,11 @@ class _Handler(BaseHTTPRequestHandler):
         if provider is None:
             fake._record(request)
             self._send(404, _json({"error": {"message": f"no route for POST {path}"}}), {})
+            return
+        if fake.bucket is not None and (wait := fake.bucket.take()) > 0:
+            reply = Reply.rate_limited(math.ceil(wait * 1000), str(max(1, math.ceil(wait))))
+            fake._record(Received(provider, "POST", path, headers, body, model, reply))
+            self._send(429, _json(_error_body(provider, reply, None)), reply.headers)
             return
         reply = fake._next_reply(request)
         tokens = (0, 0)
@@ -490,8 +533,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve a fake provider API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each reply")
+    parser.add_argument("--rate-limit", type=float, help="requests/s; beyond: 429 + Retry-After")
     args = parser.parse_args()
-    with FakeAPI(latency=args.latency, port=args.port) as fake:
+    with FakeAPI(latency=args.latency, port=args.port, rate_limit=args.rate_limit) as fake:
         print(fake.url, flush=True)
         try:
             threading.Event().wait()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt, RefusalError
+from eicore import APIModel, Completion, Prompt, RefusalError, report_throttle
 from eicore.credentials import api_key
 from eicore_openai.config import OpenAIConfig
 from eicore_openai.messages import chat_request
@@ -39,13 +39,14 @@ class OpenAIModel(APIModel):
 
     def client(self) -> AsyncOpenAI:
         if self._client is None:
-            from openai import AsyncOpenAI
+            from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
             self._client = AsyncOpenAI(
                 api_key=self._api_key,
                 base_url=self.config.base_url,
                 timeout=self.config.timeout,
                 max_retries=self.config.max_retries,
+                http_client=DefaultAsyncHttpxClient(event_hooks={"response": [_seen]}),
             )
         return self._client
 
@@ -59,6 +60,11 @@ class OpenAIModel(APIModel):
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+async def _seen(response: Any) -> None:
+    """Every HTTP answer, retried ones included: a 429/503 slows ``run.concurrency=auto``."""
+    report_throttle(response.status_code, response.headers)
 
 
 def completion_of(response: Any, latency_s: float) -> Completion:

@@ -1,0 +1,34 @@
+"""``run.concurrency=auto`` with the openai plugin: the SDK's retried 429s reach the controller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from eicore_openai.model import OpenAIModel
+
+from eicore import Prompt
+from eicore.calls import ModelClient
+from eicore.testing.fake_api import FakeAPI, Reply
+
+
+def test_a_429_the_sdk_retries_still_halves_the_window(
+    fake: FakeAPI, model: Callable[..., OpenAIModel]
+) -> None:
+    fake.reset([Reply.rate_limited(retry_after_ms=1)])
+    client = ModelClient(model(max_retries=2), None, adaptive=64)
+    assert client.adaptive is not None
+    before = client.adaptive.controller.window
+
+    async def call() -> str:
+        try:
+            completion, _ = await client.complete(Prompt.user("Why?"))
+            return completion.text
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(call())  # answered after the SDK's retry
+    assert [r.reply.status for r in fake.requests if r.reply] == [429, 200]
+    controller = client.adaptive.controller
+    assert controller.throttles == 1 and not controller.slow_start  # halved, then one success
+    assert controller.window <= before

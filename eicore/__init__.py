@@ -8,6 +8,7 @@ from eicore.data import DataConfig
 from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
 from eicore.plugins import hookimpl
 from eicore.threads import cpu_threads
+from eicore.redact import excerpt
 from eicore.types import (
     EMOTIONS,
     Call,
@@ -45,5 +46,6 @@ __all__ = [
     "Strategy",
     "TextPart",
     "cpu_threads",
+    "excerpt",
     "hookimpl",
 ]

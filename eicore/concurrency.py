@@ -3,11 +3,13 @@
 A rate-limited API answers 429 (or 503) with a Retry-After once calls arrive faster than its
 limit; a fixed concurrency is either below what the API allows (idle capacity) or above it (a
 storm of 429s and retries). The controller starts low and, like TCP, doubles the window each
-round trip until the first sign of congestion, then adds one call per round trip and halves the
-window on congestion: a 429/503, a Retry-After, or a call whose latency exceeds
-``latency_factor`` times the fastest seen (an SDK that retried a 429 internally). A Retry-After
-also pauses new calls until it has passed. The window never exceeds ``maximum``
-(``run.max_concurrency``).
+round trip until the first 429/503, then adds one call per round trip and halves the window on
+each 429/503 (at most once per round trip: calls already in flight belong to the same event).
+It grows only on calls that succeeded under the latency target, ``latency_factor`` times the
+fastest seen: a slower call (a retried one, or a busy machine) holds the window where it is.
+A Retry-After also pauses new calls until it has passed. The window never exceeds ``maximum``
+(``run.max_concurrency``). Slow calls do not shrink the window: on a busy machine latencies
+vary with the CPU, not the endpoint, and shrinking on them starved the run.
 
 :class:`AIMD` is pure (events in, window out; the caller gives the time), so it is tested by
 feeding it events; :class:`AdaptiveLimit` applies it to calls on an event loop.
@@ -61,9 +63,7 @@ class AIMD:
     def success(self, now: float, latency: float) -> None:
         """A call finished in ``latency`` seconds at time ``now``."""
         self.fastest = min(self.fastest, latency)
-        if latency > self.latency_factor * self.fastest:
-            self._back_off(now, 0.0)
-        elif now >= self._hold_until:
+        if latency <= self.latency_factor * self.fastest and now >= self._hold_until:
             self._acked += 1
             if self.slow_start or self._acked >= self.window:
                 self.limit = min(float(self.window + 1), float(self.maximum))

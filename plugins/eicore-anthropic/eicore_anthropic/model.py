@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt, RefusalError
+from eicore import APIModel, Completion, Prompt, RefusalError, report_throttle
 from eicore.credentials import api_key
 from eicore_anthropic.config import AnthropicConfig
 from eicore_anthropic.messages import messages_request
@@ -33,13 +33,14 @@ class AnthropicModel(APIModel):
 
     def client(self) -> AsyncAnthropic:
         if self._client is None:
-            from anthropic import AsyncAnthropic
+            from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
 
             self._client = AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self.config.base_url,
                 timeout=self.config.timeout,
                 max_retries=self.config.max_retries,
+                http_client=DefaultAsyncHttpxClient(event_hooks={"response": [_seen]}),
             )
         return self._client
 
@@ -53,6 +54,11 @@ class AnthropicModel(APIModel):
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+async def _seen(response: Any) -> None:
+    """Every HTTP answer, retried ones included: a 429/529 slows ``run.concurrency=auto``."""
+    report_throttle(response.status_code, response.headers)
 
 
 def completion_of(message: Any, latency_s: float) -> Completion:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from eicore import report_throttle
+
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -36,6 +38,9 @@ async def with_retries(call: Callable[[], Awaitable[T]], retries: int) -> T:
         try:
             return await call()
         except Exception as exc:
+            status = getattr(exc, "code", None)
+            if isinstance(status, int):  # a 429/503 slows run.concurrency=auto
+                report_throttle(status)
             if attempt >= retries or not retryable(exc):
                 raise
             await asyncio.sleep(delay(attempt, server_delay(exc)))

@@ -7,6 +7,8 @@ from eicore.calls import AnswerError, RefusalError
 from eicore.concurrency import report_throttle
 from eicore.data import DataConfig
 from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
+from eicore.log import Recall, RoleUsage, RunLog
+from eicore.log import read as read_run
 from eicore.plugins import hookimpl
 from eicore.redact import excerpt
 from eicore.threads import cpu_threads
@@ -40,8 +42,11 @@ __all__ = [
     "Model",
     "ModelRole",
     "Prompt",
+    "Recall",
     "RefusalError",
     "Response",
+    "RoleUsage",
+    "RunLog",
     "Sample",
     "SampleRecord",
     "Strategy",
@@ -49,5 +54,6 @@ __all__ = [
     "cpu_threads",
     "excerpt",
     "hookimpl",
+    "read_run",
     "report_throttle",
 ]

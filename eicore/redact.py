@@ -86,7 +86,8 @@ def _masked(text: str, pieces: frozenset[str]) -> str:
     if not spans:
         return text
     spans.sort()
-    out, done = [], 0
+    out: list[str] = []
+    done = 0
     for start, end in spans:
         if start > done or not out:
             out += [text[done:start], MASK]

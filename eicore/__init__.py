@@ -9,6 +9,7 @@ from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole
 from eicore.plugins import hookimpl
 from eicore.types import (
     EMOTIONS,
+    AnswerItem,
     Call,
     Completion,
     ImagePart,
@@ -19,11 +20,13 @@ from eicore.types import (
     Sample,
     SampleRecord,
     TextPart,
+    TriggerVerdict,
 )
 
 __all__ = [
     "EMOTIONS",
     "APIModel",
+    "AnswerItem",
     "AnswerError",
     "Call",
     "Completion",
@@ -43,5 +46,6 @@ __all__ = [
     "SampleRecord",
     "Strategy",
     "TextPart",
+    "TriggerVerdict",
     "hookimpl",
 ]

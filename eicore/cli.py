@@ -38,6 +38,12 @@ commands:
   calibrate <run dir> --reference <judge> --name <preset> [--limit N] [--json]
                        fit the semantic judge's threshold to a reference judge's scores in the run;
                        saves it as `judge=<preset>` (needs eicore-metrics)
+  judge-check <run dir> [--probes order,shuffle,verbosity,paraphrase] [--seeds K] [--json]
+          [overrides...]
+                       bias probes of the run's judges (or `judge=<name>`) on its stored answers,
+                       without calling its model: triggers reordered, answer items shuffled,
+                       answer padded, triggers paraphrased (`+model@paraphraser=<name>`); mean
+                       shift and share of changed scores with CIs (needs eicore-metrics)
   plugins [--json]     list installed plugins, their distributions and what they registered
   report <dir>... [--out <dir>]
                        the paper's tables (summary.md/.csv/.tex) and plots from run and sweep
@@ -188,7 +194,7 @@ def calibrate(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     try:
         from eicore_metrics.calibration import calibrate as fit
-        from eicore_metrics.calibration import parse_grid, save_preset
+        from eicore_metrics.calibration import calibration_report, parse_grid, save_preset
         from eicore_metrics.comparison import load_records
         from eicore_metrics.statistics import Bootstrap
     except ImportError:
@@ -206,19 +212,76 @@ def calibrate(argv: list[str]) -> None:
     if args.json:
         print(json.dumps({"preset": str(path), **dataclasses.asdict(result)}, indent=2))
         return
-    a = {k: "—" if v is None else f"{v:.3f}" for k, v in result.agreement.items()}
-    lo, hi = result.mad_ci or (float("nan"), float("nan"))
-    print(
-        f"threshold {result.threshold:.3f} fitted on {result.n} samples scored by "
-        f"{result.reference!r}\n"
-        f"mean recall: reference {100 * result.mean_reference:.2f}, "
-        f"semantic {100 * result.mean_semantic:.2f}\n"
-        f"mean |difference| {100 * result.agreement['mean_abs_diff']:.2f} "
-        f"(95% CI {100 * lo:.2f}-{100 * hi:.2f}; "
-        f"{100 * result.default_mad:.2f} at the default threshold); "
-        f"pearson {a['pearson']}, spearman {a['spearman']}, kappa {a['kappa']}\n"
-        f"saved {path}: use it with `judge={args.name}`"
+    print(calibration_report(result) + f"\nsaved {path}: use it with `judge={args.name}`")
+
+
+def judge_check(argv: list[str]) -> None:
+    import asyncio
+    import contextlib
+
+    from eicore import logs, scoring
+    from eicore.calls import ModelClient, RoleHandle
+    from eicore.config import run_settings
+    from eicore.evaluation import open_call_cache
+    from eicore.judging import build_judges
+
+    parser = argparse.ArgumentParser(
+        prog="eicore judge-check", usage="eicore judge-check <run dir> [options] [overrides...]"
     )
+    parser.add_argument("--probes", default="order,shuffle,verbosity", help="comma-separated")
+    parser.add_argument("--seeds", type=int, default=3, help="permutations per order/shuffle")
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args, rest = parser.parse_known_args(argv)
+    run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
+    overrides = [a for a in rest if Path(a) not in run_dirs]
+    if len(run_dirs) != 1:
+        parser.error("give one run directory")
+    try:
+        from eicore_metrics.probes import probe_judge, probes_table
+        from eicore_metrics.statistics import Bootstrap
+    except ImportError:
+        print("eicore judge-check: needs the eicore-metrics plugin installed", file=sys.stderr)
+        raise SystemExit(2) from None
+    probes = [p for p in args.probes.split(",") if p]
+    boot = Bootstrap(args.resamples, args.seed)
+    try:
+        cfg = scoring.compose(overrides)
+        settings = run_settings(cfg)
+        logs.configure(None, settings.log_level)
+        records = scoring.stored_records(run_dirs[0])
+        with contextlib.ExitStack() as closing:
+            cache = open_call_cache(settings, closing)
+            judges = build_judges(scoring.judges_config(cfg, run_dirs[0]), cache)
+            paraphraser = None
+            if cfg.get("paraphraser"):
+                client = ModelClient(registry().build("model", cfg.paraphraser), cache)
+                paraphraser = RoleHandle(client, "paraphraser", [])
+
+            async def check() -> dict[str, Any]:
+                try:
+                    return {
+                        j.name: await probe_judge(
+                            records, j, probes, args.seeds, boot, settings.concurrency, paraphraser
+                        )
+                        for j in judges
+                    }
+                finally:
+                    for j in judges:
+                        await j.aclose()
+                    if paraphraser is not None:
+                        await paraphraser.client.aclose()
+
+            results = asyncio.run(check())
+    except (*CLEAN_ERRORS, ValueError) as exc:
+        print(f"eicore judge-check: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.json:
+        as_dicts = {k: [dataclasses.asdict(r) for r in v] for k, v in results.items()}
+        print(json.dumps(as_dicts, indent=2))
+        return
+    print("\n".join(probes_table(name, found) for name, found in results.items()))
 
 
 def report(argv: list[str]) -> None:
@@ -331,6 +394,7 @@ def main() -> None:
         "score": score,
         "compare": compare,
         "calibrate": calibrate,
+        "judge-check": judge_check,
         "plugins": plugins,
         "report": report,
         "merge": merge,

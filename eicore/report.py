@@ -66,4 +66,17 @@ def run_table(label: str, result: Mapping[str, Any], n_total: int) -> str:
         lines.append(caption)
     for name, recall in by_judge.items():
         lines.append(f"scored by {name}: {recall['n_scored']} of {n_total} samples")
-    return "\n".join(lines)
+    quality = quality_lines(result)
+    return "\n".join([*lines, *quality])
+
+
+def quality_lines(result: Mapping[str, Any]) -> list[str]:
+    """Recall, precision and F1 (overall ×100) of each judge that flags answer items."""
+    precision = result.get("precision_by_judge") or {}
+    f1 = result.get("f1_by_judge") or {}
+    recall = result.get("recall_by_judge") or {}
+    return [
+        f"{name}: recall {pct((recall.get(name) or {}).get('overall'))}, precision "
+        f"{pct(p.get('overall'))}, F1 {pct((f1.get(name) or {}).get('overall'))}"
+        for name, p in precision.items()
+    ]

@@ -22,6 +22,7 @@ from eicore.report import table
 LLM_JUDGE = (
     "+judge@judges.gpt=llm",
     "+model@judges.gpt.model=scripted",
+    "judges.gpt.form=score",
     "++judges.gpt.model.replies={score: 'Two are named.\n{score: 2/3}'}",
     "judges.gpt.backoff_s=0",
 )
@@ -33,6 +34,7 @@ def test_an_llm_judge_on_any_registered_model(cli: CLI, eibench_dir: Path, tmp_p
     judge = (
         "data.limit=4",
         "judge=llm",
+        "judge.form=score",
         "+model@judge.model=scripted",
         "++judge.model.replies={score: 'Two of them: {score: 2/3}'}",
         f"++judge.model.log={log}",

@@ -94,7 +94,8 @@ def distinct_labels(runs: Sequence[RunInfo]) -> list[str]:
 
 def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[str, Any]]:
     """One row per run and judge: the paper's columns (×100), the 95% CI of the overall recall,
-    and how many samples were scored and failed."""
+    overall precision and F1 (×100; ``—`` for judges without them), and how many samples were
+    scored and failed."""
     rows = []
     for run, label in zip(runs, labels, strict=True):
         m = run.metrics
@@ -103,6 +104,8 @@ def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[st
         if not by_judge:
             rows.append({**base, "judge": None, "cells": None, "ci": None, "n_scored": None})
         for judge, recall in by_judge.items():
+            precision = (m.get("precision_by_judge") or {}).get(judge) or {}
+            f1 = (m.get("f1_by_judge") or {}).get(judge) or {}
             rows.append(
                 {
                     **base,
@@ -110,6 +113,8 @@ def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[st
                     "cells": report.recall_row(recall),
                     "ci": recall.get("ci"),
                     "n_scored": recall.get("n_scored"),
+                    "precision": report.pct(precision.get("overall")),
+                    "f1": report.pct(f1.get("overall")),
                 }
             )
     return rows

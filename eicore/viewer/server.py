@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from eicore.viewer.judge_review import answered, checked_labels, judge_review_page, save_labels
 from eicore.viewer.page import render_page
 from eicore.viewer.report import build_payload, image_root_of, report_title
 from eicore.viewer.review import (
@@ -49,6 +50,9 @@ class Site:
     reviewer: str | None = None
     annotations: list[Annotation] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    save: Callable[[Any], dict[str, Any]] | None = None
+    """Saves a posted body (under the lock) and returns the reply, for tasks other than the
+    annotation review (the judge review); raises ViewerError on a bad body."""
 
 
 def report_site(run_dirs: Sequence[Path], image_root: Path | None) -> Site:
@@ -71,6 +75,26 @@ def review_site(run_dir: Path, reviewer: str, image_root: Path | None) -> Site:
         return review_page(run_dir, reviewer, root).encode("utf-8")
 
     return Site(page, Path(root) if root else None, run_dir, reviewer, annotations)
+
+
+def judge_review_site(run_dir: Path, reviewer: str, image_root: Path | None) -> Site:
+    """The judge-review page of the run ``run_dir`` for ``reviewer``: label each answer's
+    ground-truth triggers matched or missed."""
+    root = image_root or load_run(run_dir).image_root
+    records = answered(run_dir)
+    totals = {r.sample.id: len(r.sample.triggers) for r in records}
+    order = [r.sample.id for r in records]
+    judge_review_page(run_dir, reviewer, root)  # fail now on bad input
+
+    def page() -> bytes:
+        return judge_review_page(run_dir, reviewer, root).encode("utf-8")
+
+    def save(body: Any) -> dict[str, Any]:
+        labels = checked_labels(body, reviewer, totals)
+        reviewed = save_labels(run_dir, reviewer, labels, order)
+        return {"saved": list(labels.labels), "reviewed": reviewed}
+
+    return Site(page, Path(root) if root else None, run_dir, reviewer, save=save)
 
 
 def image_file(root: Path | None, relative: str) -> tuple[HTTPStatus, Path | str]:
@@ -133,6 +157,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(self.rfile.read(length) or b"null")
+            if site.save is not None:
+                with site.lock:
+                    reply = json.dumps(site.save(body)).encode("utf-8")
+                self._send(HTTPStatus.OK, reply, "application/json")
+                return
             review = checked_review(body, {a.image for a in site.annotations})
         except (ViewerError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             self._text(HTTPStatus.BAD_REQUEST, str(exc))

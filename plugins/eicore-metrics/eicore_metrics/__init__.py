@@ -3,6 +3,7 @@
 from eicore import hookimpl
 from eicore_metrics.calibration import register_presets
 from eicore_metrics.coherence import Coherence, CoherenceConfig
+from eicore_metrics.jury import Jury, JuryConfig
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.recall import TriggerRecall, TriggerRecallConfig
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
@@ -12,6 +13,7 @@ from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 def eicore_register_metrics(register):  # type: ignore[no-untyped-def]
     register("trigger_recall", TriggerRecall, TriggerRecallConfig)
     register("coherence", Coherence, CoherenceConfig)
+    register("jury", Jury, JuryConfig)
 
 
 @hookimpl

@@ -38,6 +38,8 @@ class Sequenced(Model):
 
 
 def judge_with(model: Model, cache: CallCache | None = None, **settings: object) -> LLMJudge:
+    """The judge in the paper's score form (the per-trigger default: test_trigger_verdicts.py)."""
+    settings = {"form": "score", **settings}
     judge = LLMJudge(LLMJudgeConfig(backoff_s=0.0, **settings))  # type: ignore[arg-type]
     judge.connect(cache, model)
     return judge

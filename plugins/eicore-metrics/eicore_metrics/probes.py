@@ -31,9 +31,9 @@ from eicore_metrics.statistics import Bootstrap, mean_ci
 FILLER = (
     "It is worth keeping in mind that many things can shape how anyone reacts.",
     "Context matters, and a single picture rarely tells the whole story.",
-    "The same situation can mean different things to different viewers.",
-    "There may also be factors at play that are not visible here.",
-    "Overall, this deserves a careful and balanced reading.",
+    "The same moment can mean different things to different viewers.",
+    "Much of what goes on may also be hidden from view.",
+    "Overall, this deserves a careful and balanced look.",
 )
 """Generic sentences with no content about any image: what the verbosity probe appends."""
 

@@ -150,3 +150,28 @@ def test_human_labels_give_agreement_and_ppi(cli: CLI, run_dir: Path, tmp_path: 
     md = (tmp_path / "report" / "summary.md").read_text()
     assert report.returncode == 0 and "Recall corrected by human labels (PPI)" in md
     assert re.search(r"\| fair +\| [\d.]+ +\| [\d.]+ \[[\d.]+, [\d.]+\] +\| 12 of 40", md)
+
+
+def test_posted_labels_are_checked() -> None:
+    from eicore.viewer.judge_review import checked_labels, ppi_recall
+    from eicore.viewer.runs import ViewerError
+
+    totals = {"s1": 2}
+    assert (
+        checked_labels({"sample": "s1", "labels": ["matched", "missed"]}, "r", totals).recall == 0.5
+    )
+    for body, message in (
+        ([], "JSON object"),
+        ({"sample": "nope", "labels": []}, "unknown sample"),
+        ({"sample": "s1", "labels": ["matched", "maybe"]}, "'matched' or 'missed'"),
+        ({"sample": "s1", "labels": ["matched"]}, "expected 2 labels"),
+    ):
+        with pytest.raises(ViewerError, match=message):
+            checked_labels(body, "r", totals)
+    # PPI by hand: judge mean on the unlabelled, plus the mean human - judge gap
+    judge = {"a": 0.5, "b": 1.0, "c": 0.0, "d": 0.5}
+    human = {"a": 1.0, "b": 1.0}
+    found = ppi_recall(judge, human)
+    assert found is not None and found["recall"] == pytest.approx(0.25 + 0.25)
+    assert found["ci"][0] < found["recall"] < found["ci"][1]
+    assert ppi_recall(judge, {"a": 1.0}) is None

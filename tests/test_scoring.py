@@ -282,5 +282,9 @@ def test_calibrate_fits_a_preset_that_later_runs_use(
     (judge,) = again["judges"]
     assert (judge["name"], judge["threshold"]) == ("fitted", fitted["threshold"])
     assert judge["threshold_source"].startswith("calibrated against judge 'ref'")
+    # the run under the preset carries the calibration's agreement, per trigger and per emotion
+    assert judge["calibration"]["trigger_agreement"] == fitted["trigger_agreement"]
+    assert judge["calibration"]["by_emotion"] == fitted["by_emotion"]
+    assert fitted["trigger_agreement"]["kappa"] == pytest.approx(1.0)  # the same judge
     ref = read_json(run_dir / "metrics.json")["recall_by_judge"]["ref"]
     assert again["recall"]["overall"] == pytest.approx(ref["overall"])

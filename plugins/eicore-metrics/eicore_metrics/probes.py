@@ -29,13 +29,15 @@ from eicore_metrics.semantic import sentences
 from eicore_metrics.statistics import Bootstrap, mean_ci
 
 FILLER = (
-    "It is worth keeping in mind that many things can shape how anyone reacts.",
-    "Context matters, and a single picture rarely tells the whole story.",
-    "The same moment can mean different things to different viewers.",
+    "It is worth bearing in mind that many things can sway how we react.",
+    "A single snapshot rarely tells the whole tale.",
+    "The same instant can mean unlike things to unlike viewers.",
     "Much of what goes on may also be hidden from view.",
-    "Overall, this deserves a careful and balanced look.",
+    "All in all, this deserves a careful and fair look.",
 )
-"""Generic sentences with no content about any image: what the verbosity probe appends."""
+"""Generic sentences with no content about any image: what the verbosity probe appends. Their
+words of 5+ letters are (nearly) absent from EIBench's triggers, so that a judge matching words
+is not handed matches by the filler itself."""
 
 PARAPHRASE = """Reword the following sentence so that it means exactly the same, using \
 different words where you can. Reply with the reworded sentence only.

@@ -12,6 +12,7 @@ from typing import Any
 
 from eicore.config import ConfigError, register_resolvers
 from eicore.data import DataError
+from eicore.log import RunLogError
 from eicore.plugins import UnknownComponentError, registry
 from eicore.store import StoreError
 
@@ -68,7 +69,7 @@ commands:
                        delete the call cache (the recovery for a file SQLite cannot read)
 """
 
-CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError)
+CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError, RunLogError)
 """Errors that mean the input or configuration is unusable: one clear line, no traceback."""
 
 register_resolvers()
@@ -78,9 +79,12 @@ def _task(cfg: Any) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
+    from omegaconf import OmegaConf
 
     from eicore.evaluation import evaluate
+    from eicore.redact import keep_secrets_of
 
+    keep_secrets_of(OmegaConf.to_container(cfg, resolve=False))  # set in a config file, say
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         _redact_sweep_record(Path(HydraConfig.get().sweep.dir) / "multirun.yaml")
     try:
@@ -106,10 +110,22 @@ def _redact_sweep_record(path: Path) -> None:
 def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     import hydra
 
+    _check_overrides(command, argv)
     registry().store_configs()
     main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
     sys.argv = [f"eicore {command}", *argv]
     main(_task)()
+
+
+def _check_overrides(command: str, overrides: list[str]) -> None:
+    """Refuse a key where Hydra would print it (eicore.credentials), in one line."""
+    from eicore.credentials import check_overrides
+
+    try:
+        check_overrides(overrides)
+    except ConfigError as exc:
+        print(f"eicore {command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def run(argv: list[str]) -> None:
@@ -132,6 +148,7 @@ def score(argv: list[str]) -> None:
     parser.add_argument("--data-root", help="folder of the EIBench files (default: data.root)")
     parser.add_argument("--out", type=Path, help="where results go (predictions only)")
     args, rest = parser.parse_known_args(argv)
+    _check_overrides("score", rest)
     run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
     overrides = [a for a in rest if Path(a) not in run_dirs]
     if len(run_dirs) + (args.predictions is not None) != 1:
@@ -223,7 +240,7 @@ def judge_check(argv: list[str]) -> None:
     from eicore.calls import ModelClient, RoleHandle
     from eicore.config import run_settings
     from eicore.evaluation import open_call_cache
-    from eicore.judging import build_judges
+    from eicore.judging import build_judges, judge_clients, judge_role
 
     parser = argparse.ArgumentParser(
         prog="eicore judge-check", usage="eicore judge-check <run dir> [options] [overrides...]"
@@ -253,25 +270,37 @@ def judge_check(argv: list[str]) -> None:
         records = scoring.stored_records(run_dirs[0])
         with contextlib.ExitStack() as closing:
             cache = open_call_cache(settings, closing)
-            judges = build_judges(scoring.judges_config(cfg, run_dirs[0]), cache)
-            paraphraser = None
+            judges = build_judges(scoring.judges_config(cfg, run_dirs[0]))
+            clients = judge_clients(judges, cache)
             if cfg.get("paraphraser"):
-                client = ModelClient(registry().build("model", cfg.paraphraser), cache)
-                paraphraser = RoleHandle(client, "paraphraser", [])
+                clients["paraphraser"] = ModelClient(
+                    registry().build("model", cfg.paraphraser), cache
+                )
+
+            def role(name: str) -> RoleHandle | None:
+                client = clients.get(name)
+                return RoleHandle(client, name, []) if client else None
 
             async def check() -> dict[str, Any]:
                 try:
                     return {
                         j.name: await probe_judge(
-                            records, j, probes, args.seeds, boot, settings.concurrency, paraphraser
-                        )
+                            records,
+                            j,
+                            probes,
+                            args.seeds,
+                            boot,
+                            settings.concurrency,
+                            role("paraphraser"),
+                            role(judge_role(j)),
+                        )  # fmt: skip
                         for j in judges
                     }
                 finally:
+                    for client in {id(c): c for c in clients.values()}.values():
+                        await client.aclose()
                     for j in judges:
                         await j.aclose()
-                    if paraphraser is not None:
-                        await paraphraser.client.aclose()
 
             results = asyncio.run(check())
     except (*CLEAN_ERRORS, ValueError) as exc:
@@ -285,7 +314,7 @@ def judge_check(argv: list[str]) -> None:
 
 
 def report(argv: list[str]) -> None:
-    from eicore.rundirs import RunDirError, collect
+    from eicore.rundirs import collect
     from eicore.summary import write_summary
 
     parser = argparse.ArgumentParser(prog="eicore report")
@@ -296,7 +325,7 @@ def report(argv: list[str]) -> None:
         parser.error("several directories: say where the summary goes with --out <dir>")
     try:
         summary = write_summary(args.out or args.dirs[0], collect(args.dirs))
-    except RunDirError as exc:
+    except RunLogError as exc:
         print(f"eicore report: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(summary.markdown)
@@ -305,7 +334,6 @@ def report(argv: list[str]) -> None:
 
 def merge(argv: list[str]) -> None:
     from eicore.merge import merge as merge_shards
-    from eicore.rundirs import RunDirError
 
     parser = argparse.ArgumentParser(prog="eicore merge")
     parser.add_argument("shards", nargs="+", type=Path, help="the run directories of the shards")
@@ -313,7 +341,7 @@ def merge(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     try:
         run_dir, _ = merge_shards(args.shards, args.out)
-    except (RunDirError, *CLEAN_ERRORS) as exc:
+    except CLEAN_ERRORS as exc:
         print(f"eicore merge: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(run_dir)
@@ -383,6 +411,9 @@ def agreement(argv: list[str]) -> None:
 
 
 def main() -> None:
+    from eicore.threads import cpu_threads
+
+    cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
         print(USAGE)
@@ -406,8 +437,11 @@ def main() -> None:
     if command not in commands:
         print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)
+    from eicore.redact import masked_output
+
     try:
-        commands[command](rest)
+        with masked_output():
+            commands[command](rest)
     except KeyboardInterrupt:
         print(
             "eicore: interrupted; finished samples are saved, run the same command to resume",

@@ -150,6 +150,8 @@ class Judgment:
     raw: str = ""
     matched: tuple[int, ...] = ()
     """Indices of the recalled triggers, where the judge can tell."""
+    trace: tuple[Call, ...] = ()
+    """The judge's model calls for this verdict (role ``judge:<name>``), set by the run."""
     triggers: tuple[TriggerVerdict, ...] = ()
     """Per ground-truth trigger, in order, when the judge gives per-trigger verdicts."""
     items: tuple[AnswerItem, ...] = ()
@@ -195,6 +197,12 @@ class SampleRecord:
     error_type: str | None = None
     error: str | None = None
 
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """Every model call the sample took: the strategy's, then each judge's."""
+        answered = self.response.trace if self.response else ()
+        return answered + tuple(c for j in self.judgments for c in j.trace)
+
 
 def record_to_dict(record: SampleRecord) -> dict[str, Any]:
     """The JSON form of a record (the shape of ``records.jsonl``).
@@ -225,10 +233,7 @@ def record_from_dict(data: dict[str, Any]) -> SampleRecord:
     response = None
     if data["response"] is not None:
         r = data["response"]
-        trace = tuple(
-            Call(**{**c, "completion": Completion(**c["completion"])}) for c in r["trace"]
-        )
-        response = Response(text=r["text"], trace=trace)
+        response = Response(text=r["text"], trace=_calls(r["trace"]))
     judgments = tuple(judgment_from_dict(j) for j in data["judgments"])
     return SampleRecord(
         sample=sample,
@@ -240,12 +245,18 @@ def record_from_dict(data: dict[str, Any]) -> SampleRecord:
     )
 
 
+def _calls(rows: Any) -> tuple[Call, ...]:
+    return tuple(Call(**{**c, "completion": Completion(**c["completion"])}) for c in rows)
+
+
 def judgment_from_dict(data: dict[str, Any]) -> Judgment:
-    """Rebuild a judgment from its JSON form (records written before per-trigger verdicts too)."""
+    """Rebuild a judgment from its JSON form (records written before traces or per-trigger
+    verdicts too)."""
     return Judgment(
         **{
             **data,
             "matched": tuple(data["matched"]),
+            "trace": _calls(data.get("trace", ())),
             "triggers": tuple(TriggerVerdict(**t) for t in data.get("triggers", ())),
             "items": tuple(AnswerItem(**i) for i in data.get("items", ())),
         }

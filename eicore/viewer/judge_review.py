@@ -20,7 +20,7 @@ from statistics import NormalDist, fmean, pvariance
 from typing import Any
 
 from eicore.data import read_jsonl
-from eicore.outputs import write_jsonl
+from eicore.log.files import write_jsonl
 from eicore.types import SampleRecord
 from eicore.viewer.page import render_page
 from eicore.viewer.review import REVIEWS, reviewer_dir
@@ -108,9 +108,12 @@ def save_labels(run_dir: Path, reviewer: str, labels: Labels, order: Sequence[st
     return len(rows)
 
 
-def judge_review_payload(run_dir: Path, reviewer: str, image_root: Any) -> dict[str, Any]:
+def judge_review_payload(
+    run_dir: Path, reviewer: str, image_root: Any, token: str
+) -> dict[str, Any]:
     """The page's data: every answer with its triggers and this reviewer's saved labels (none
-    preselected for an answer not yet labelled; the judges' verdicts are not shown)."""
+    preselected for an answer not yet labelled; the judges' verdicts are not shown). ``token``
+    is the server session's, which the page sends with every save."""
     path = reviewer_dir(run_dir, reviewer) / LABELS_FILE
     saved = {lab.sample: lab for lab in read_labels(path)} if path.is_file() else {}
     items = [
@@ -130,12 +133,13 @@ def judge_review_payload(run_dir: Path, reviewer: str, image_root: Any) -> dict[
         "reviewer": reviewer,
         "imageBase": "/image/" if image_root else None,
         "saveUrl": "/api/review",
+        "token": token,
         "items": items,
     }
 
 
-def judge_review_page(run_dir: Path, reviewer: str, image_root: Any) -> str:
-    payload = judge_review_payload(run_dir, reviewer, image_root)
+def judge_review_page(run_dir: Path, reviewer: str, image_root: Any, token: str) -> str:
+    payload = judge_review_payload(run_dir, reviewer, image_root, token)
     return render_page(payload, f"eicore judge review: {run_dir.name}")
 
 

@@ -172,14 +172,16 @@ async def probe_judge(
     boot: Bootstrap,
     concurrency: int = 4,
     paraphraser: ModelRole | None = None,
+    model: ModelRole | None = None,
 ) -> list[ProbeResult]:
-    """Each probe's figures for ``judge`` on the answered ``records``."""
+    """Each probe's figures for ``judge`` on the answered ``records``; ``model`` is the judge's
+    model role when it asks one."""
     answered = [r for r in records if r.status == "answered" and r.response is not None]
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def score(sample: Sample, answer: str) -> float | None:
         async with limit:
-            return (await judge.judge(sample, answer)).score
+            return (await judge.judge(sample, answer, model)).score
 
     originals = await asyncio.gather(*(score(r.sample, _answer(r)) for r in answered))
     results = []

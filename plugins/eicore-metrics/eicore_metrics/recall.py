@@ -16,7 +16,7 @@ from itertools import combinations
 from statistics import fmean
 from typing import Any, Literal
 
-from eicore import EMOTIONS, Metric, SampleRecord
+from eicore import EMOTIONS, Metric, Recall, SampleRecord
 from eicore_metrics.statistics import Bootstrap, agreement, macro_ci, mean_ci
 
 
@@ -116,9 +116,10 @@ def judge_agreement(
 
 
 class TriggerRecall(Metric):
-    """``recall`` in metrics.json for the run's first judge; ``recall_by_judge`` for each, and
-    ``judge_agreement`` for every pair of judges. ``precision`` / ``f1`` (and ``_by_judge``) in
-    the same shape for the judges that flag answer items."""
+    """``recall`` (a :class:`eicore.Recall`) for the run's first judge, ``recall_by_judge`` for
+    each, and ``judge_agreement`` for every pair of judges. The core's tables, plots and viewer
+    show the typed recalls, whatever the keys. ``precision`` / ``f1`` (and ``_by_judge``), in
+    recall's shape, for the judges that flag answer items."""
 
     config: TriggerRecallConfig
 
@@ -128,10 +129,10 @@ class TriggerRecall(Metric):
     def compute(self, records: Sequence[SampleRecord]) -> dict[str, Any]:
         judges = judge_names(records)
         if not judges:
-            return {"recall": {"overall": None, "macro": None, "by_emotion": {}, "n_scored": 0}}
+            return {"recall": Recall("judge", None, None)}
         c = self.config
         boot = Bootstrap(c.resamples, c.seed, c.level)
-        by_judge = {name: recall_summary(records, name, boot) for name in judges}
+        by_judge = {name: Recall.from_dict(recall_summary(records, name, boot)) for name in judges}
         result: dict[str, Any] = {"recall": by_judge[judges[0]], "recall_by_judge": by_judge}
         for key in ("precision", "f1"):
             values = {name: recall_summary(records, name, boot, MEASURES[key]) for name in judges}

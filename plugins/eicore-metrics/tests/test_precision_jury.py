@@ -62,7 +62,7 @@ def test_precision_and_f1_beside_recall_per_judge() -> None:
     result = TriggerRecall(None).compute(RECORDS)
     recall_a = [0.5, 1.5 / 3, 0.0]
     precision_a = [0.5, 1.0, 0.0]
-    assert result["recall_by_judge"]["a"]["overall"] == pytest.approx(np.mean(recall_a))
+    assert result["recall_by_judge"]["a"].overall == pytest.approx(np.mean(recall_a))
     assert result["precision_by_judge"]["a"]["overall"] == pytest.approx(np.mean(precision_a))
     expected_f1 = np.mean([f1(r, p) for r, p in zip(recall_a, precision_a, strict=True)])
     assert result["f1_by_judge"]["a"]["overall"] == pytest.approx(expected_f1)

@@ -20,7 +20,7 @@ from eicore_metrics.probes import (
 from eicore_metrics.semantic import sentences
 from eicore_metrics.statistics import Bootstrap
 
-from eicore import Completion, Judge, Judgment, Prompt, Response, Sample, SampleRecord
+from eicore import Completion, Judge, Judgment, ModelRole, Prompt, Response, Sample, SampleRecord
 
 WORDS = ["shouting", "broken", "phone", "rain", "clown", "balloon", "cake", "tears", "photo",
          "chairs", "dog", "sunset", "gift", "storm", "music", "crowd"]  # fmt: skip
@@ -53,7 +53,7 @@ class Sound(Judge):
         said = words(answer)
         return [re.findall(r"[a-z]+", t.lower())[-1] in said for t in sample.triggers]
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         hits = self.credits(sample, answer)
         matched = tuple(i for i, h in enumerate(hits) if h)
         return Judgment(self.name, len(matched), len(hits), matched=matched)

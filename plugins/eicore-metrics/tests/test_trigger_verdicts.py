@@ -11,7 +11,8 @@ import pytest
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.verdicts import parse_verdict
 
-from eicore import Completion, Model, Prompt, Sample
+from eicore import Completion, Judgment, Model, Prompt, Sample
+from eicore.calls import ModelClient, RoleHandle
 
 SAMPLE = Sample(
     "s1", "basic", "x/Angry/1.png", "Why is the man angry?",
@@ -90,6 +91,12 @@ def test_score_form_still_read_and_preferred_over_listed_lines() -> None:
     assert labels('{"triggers": []}') is None
 
 
+def judged(judge: LLMJudge, model: Model) -> Judgment:
+    """The judge's verdict on ANSWER with ``model`` as its role, as a run hands it over."""
+    role = RoleHandle(ModelClient(model, None), "judge:llm", [])
+    return asyncio.run(judge.judge(SAMPLE, ANSWER, role))
+
+
 class Replies(Model):
     def __init__(self, replies: Sequence[str]) -> None:
         super().__init__(None)
@@ -119,8 +126,7 @@ PER_TRIGGER = json.dumps(
 def test_llm_judge_computes_recall_precision_and_f1_in_code(credit: float) -> None:
     model = Replies([PER_TRIGGER])
     judge = LLMJudge(LLMJudgeConfig(backoff_s=0.0, partial_credit=credit))
-    judge.connect(None, model)
-    judgment = asyncio.run(judge.judge(SAMPLE, ANSWER))
+    judgment = judged(judge, model)
     (prompt,) = model.prompts
     # the judge sees numbered triggers and the answer's numbered items
     assert "1. He is shouting.\n2. A broken phone.\n3. Rain." in prompt
@@ -139,18 +145,14 @@ def test_llm_judge_computes_recall_precision_and_f1_in_code(credit: float) -> No
 
 def test_items_left_out_when_the_judge_flags_only_some() -> None:
     reply = '{"triggers": ["matched", "missed", "missed"], "items": [{"n": 1, "supported": true}]}'
-    judge = LLMJudge(LLMJudgeConfig(backoff_s=0.0))
-    judge.connect(None, Replies([reply]))
-    judgment = asyncio.run(judge.judge(SAMPLE, ANSWER))
+    judgment = judged(LLMJudge(LLMJudgeConfig(backoff_s=0.0)), Replies([reply]))
     assert judgment.score == pytest.approx(1 / 3) and judgment.items == ()
     assert judgment.precision is None and judgment.f1 is None
 
 
 def test_score_template_keeps_the_paper_form() -> None:
     model = Replies(["Two of them. {score: 2/3}"])
-    judge = LLMJudge(LLMJudgeConfig(backoff_s=0.0, form="score"))
-    judge.connect(None, model)
-    judgment = asyncio.run(judge.judge(SAMPLE, ANSWER))
+    judgment = judged(LLMJudge(LLMJudgeConfig(backoff_s=0.0, form="score")), model)
     assert "{score: correct/total}" in model.prompts[0] and '"triggers"' not in model.prompts[0]
     assert judgment.score == pytest.approx(2 / 3) and judgment.triggers == ()
     assert judgment.precision is None

@@ -18,6 +18,7 @@ from eicore import (
     Judge,
     Judgment,
     Model,
+    ModelRole,
     Prompt,
     Sample,
     TriggerVerdict,
@@ -137,7 +138,7 @@ class Keyword(Judge):
 
     config: KeywordConfig
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         said = set(key_words(answer, self.config.min_length))
         matched = tuple(
             i

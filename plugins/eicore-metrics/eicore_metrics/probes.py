@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 from string import Template
 
 import numpy as np
+from loguru import logger
 
-from eicore import Judge, ModelRole, Prompt, Sample, SampleRecord
+from eicore import Judge, ModelRole, Prompt, Sample, SampleRecord, excerpt
 from eicore_metrics.semantic import sentences
 from eicore_metrics.statistics import Bootstrap, mean_ci
 
@@ -180,8 +181,15 @@ async def probe_judge(
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def score(sample: Sample, answer: str) -> float | None:
+        """The judge's recall, or None (the pair is left out of ``n``) when it fails."""
         async with limit:
-            return (await judge.judge(sample, answer, model)).score
+            try:
+                return (await judge.judge(sample, answer, model)).score
+            except Exception as exc:  # a judge's failure leaves one sample out, never the check
+                logger.warning(
+                    "judge {} failed on {}: {}", judge.name, sample.id, excerpt(str(exc), 200)
+                )
+                return None
 
     originals = await asyncio.gather(*(score(r.sample, _answer(r)) for r in answered))
     results = []

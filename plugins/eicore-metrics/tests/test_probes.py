@@ -166,3 +166,17 @@ def test_summary_statistics() -> None:
     assert result.mean_shift == pytest.approx(0.125)  # a: mean 0.25, b: 0
     assert result.changed == pytest.approx(0.25)  # a: 1 of 2 seeds, b: none
     assert result.mean_original == pytest.approx(0.25)
+
+
+class Flaky(Sound):
+    """Fails on every sample whose id ends in 0: those are left out, the check goes on."""
+
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
+        if sample.id.endswith("0"):
+            raise RuntimeError("judge API down")
+        return await super().judge(sample, answer, model)
+
+
+def test_a_failing_judge_call_leaves_its_sample_out() -> None:
+    found = check(Flaky(), ["order"])
+    assert found["order"].n == 36 and not found["order"].detected  # s0, s10, s20, s30 left out

@@ -1,13 +1,14 @@
 """eicore: evaluate why multimodal models think people feel what they feel (EIBench, CFSA).
 
-The public API for plugin authors: the ``hookimpl`` marker, the records, and the base classes.
+The public API for plugin authors: the ``hookimpl`` marker, the records, and the base classes;
+for notebooks: :func:`evaluate`, :func:`read_run`, :func:`runs_df` and the typed run log.
 """
 
 from eicore.calls import AnswerError, RefusalError
 from eicore.data import DataConfig
 from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
 from eicore.log import Recall, RoleUsage, RunLog
-from eicore.log import read as read_run
+from eicore.log.api import evaluate, read_run, runs_df
 from eicore.plugins import hookimpl
 from eicore.types import (
     EMOTIONS,
@@ -48,6 +49,8 @@ __all__ = [
     "SampleRecord",
     "Strategy",
     "TextPart",
+    "evaluate",
     "hookimpl",
     "read_run",
+    "runs_df",
 ]

@@ -10,6 +10,8 @@ from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole
 from eicore.log import Recall, RoleUsage, RunLog
 from eicore.log.api import evaluate, read_run, runs_df
 from eicore.plugins import hookimpl
+from eicore.redact import excerpt
+from eicore.threads import cpu_threads
 from eicore.types import (
     EMOTIONS,
     Call,
@@ -49,7 +51,9 @@ __all__ = [
     "SampleRecord",
     "Strategy",
     "TextPart",
+    "cpu_threads",
     "evaluate",
+    "excerpt",
     "hookimpl",
     "read_run",
     "runs_df",

@@ -23,7 +23,7 @@ import yaml
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore import logs, report
+from eicore import logs, report, threads
 from eicore.calls import ModelClient
 from eicore.config import ConfigError, config_hash, run_settings, snapshot
 from eicore.data import DataError, read_jsonl
@@ -190,6 +190,7 @@ def score(
     """
     settings = run_settings(cfg)
     logs.configure(None, settings.log_level)
+    threads.set_threads(settings.threads)
     metrics = build_metrics(cfg)
     judges = build_judges(judging)
     if not judges:

@@ -1,12 +1,28 @@
 """eicore: evaluate why multimodal models think people feel what they feel (EIBench, CFSA).
 
-The public API for plugin authors: the ``hookimpl`` marker, the records, and the base classes.
+The public API for plugin authors: the ``hookimpl`` marker and the hooks' ``Register``, the
+records, the base classes, the errors a plugin raises for bad input, and the helpers it needs
+from the core. Everything else in ``eicore.*`` is internal; test aids are in ``eicore.testing``.
 """
 
 from eicore.calls import AnswerError, RefusalError
-from eicore.data import DataConfig
-from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
-from eicore.plugins import hookimpl
+from eicore.config import ConfigError
+from eicore.credentials import api_key
+from eicore.data import DataConfig, DataError, read_jsonl
+from eicore.hookspecs import Register, RegisterCommand
+from eicore.images import read as read_image
+from eicore.interfaces import (
+    APIModel,
+    APIModelConfig,
+    Dataset,
+    Judge,
+    Metric,
+    Model,
+    ModelRole,
+    Strategy,
+)
+from eicore.plugins import Registration, build, hookimpl, registered
+from eicore.store import cache_home
 from eicore.types import (
     EMOTIONS,
     Call,
@@ -19,15 +35,20 @@ from eicore.types import (
     Sample,
     SampleRecord,
     TextPart,
+    record_from_dict,
+    record_to_dict,
 )
 
 __all__ = [
     "EMOTIONS",
     "APIModel",
+    "APIModelConfig",
     "AnswerError",
     "Call",
     "Completion",
+    "ConfigError",
     "DataConfig",
+    "DataError",
     "Dataset",
     "ImagePart",
     "Judge",
@@ -38,10 +59,21 @@ __all__ = [
     "ModelRole",
     "Prompt",
     "RefusalError",
+    "Register",
+    "RegisterCommand",
+    "Registration",
     "Response",
     "Sample",
     "SampleRecord",
     "Strategy",
     "TextPart",
+    "api_key",
+    "build",
+    "cache_home",
     "hookimpl",
+    "read_image",
+    "read_jsonl",
+    "record_from_dict",
+    "record_to_dict",
+    "registered",
 ]

@@ -93,9 +93,15 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("eicore.config_hash", _hash_resolver)
 
 
-def snapshot(cfg: DictConfig) -> str:
-    """The composed config as YAML, Hydra's own node left out and secrets masked."""
+def snapshot_tree(cfg: DictConfig) -> dict[str, Any]:
+    """The composed config as a tree, Hydra's own node left out and secrets masked."""
     tree = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(tree, dict)
     tree.pop("hydra", None)
-    return OmegaConf.to_yaml(OmegaConf.create(redact_tree(tree)))
+    masked: dict[str, Any] = redact_tree(tree)
+    return masked
+
+
+def snapshot(cfg: DictConfig) -> str:
+    """The composed config as YAML (:func:`snapshot_tree`): a run's config.yaml."""
+    return OmegaConf.to_yaml(OmegaConf.create(snapshot_tree(cfg)))

@@ -14,7 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report
 from eicore.calls import ModelClient, RoleHandle
-from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
+from eicore.config import (
+    ConfigError,
+    RunSettings,
+    config_hash,
+    run_settings,
+    snapshot,
+    snapshot_tree,
+)
 from eicore.data import report_defects, select
 from eicore.interfaces import Dataset, Metric, Strategy
 from eicore.judging import build_judges, describe_judges
@@ -25,7 +32,7 @@ from eicore.provenance import run_provenance
 from eicore.redact import redact_tree
 from eicore.runner import Components, Progress, run_samples
 from eicore.store import CallCache, RunStore, cache_home
-from eicore.types import Call, Sample
+from eicore.types import Call, Sample, SampleRecord
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -70,7 +77,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         closing.callback(logs.configure, None, settings.log_level)
         (run_dir / "config.yaml").write_text(snapshot(cfg), encoding="utf-8")
         logger.info("run {}: {} samples → {}", settings.name, len(samples), run_dir)
-        parts = Components(strategy, clients, judges, image_root)
+        reg.notify("eicore_run_start", run_dir=run_dir, config=snapshot_tree(cfg),
+                   samples=len(samples))  # fmt: skip
+
+        def on_sample(record: SampleRecord, step: int) -> None:
+            reg.notify("eicore_sample_end", run_dir=run_dir, record=record, step=step)
+
+        parts = Components(strategy, clients, judges, image_root, on_sample)
         progress = Progress(total=len(samples))
         try:
             asyncio.run(_run_and_close(samples, parts, store, settings, progress))
@@ -86,6 +99,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             result["provenance"] = run_provenance(cfg, dataset, result["judges"], metrics)
             files = {**strategy.artifacts(records), **judgment_files(records)}
             write_run(run_dir, records, result, files)
+            reg.notify("eicore_run_end", run_dir=run_dir, metrics=result)
             _summarise(cfg, result, progress, clients, time.perf_counter() - started)
     return result
 

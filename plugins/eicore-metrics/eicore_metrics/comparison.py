@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eicore import EMOTIONS
-from eicore.types import SampleRecord, record_from_dict
+from eicore import EMOTIONS, SampleRecord, record_from_dict
 from eicore_metrics.recall import judge_names, scored_samples
 from eicore_metrics.statistics import Bootstrap, paired_difference
 

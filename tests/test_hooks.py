@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json, read_jsonl
 
-TRACER = '''
+TRACER = """
 import json, os, sys
 from eicore import hookimpl
 
@@ -44,7 +44,7 @@ def eicore_sample_end(record, step):
 @hookimpl
 def eicore_run_end(run_dir, metrics):
     note("end", run_dir=run_dir, metrics=metrics)
-'''
+"""
 
 
 @pytest.fixture
@@ -54,7 +54,9 @@ def tracer(cli: CLI, tmp_path: Path) -> CLI:
     dist_info = site / "eicore_tracer-0.1.dist-info"
     dist_info.mkdir(parents=True)
     (site / "eicore_tracer.py").write_text(TRACER, encoding="utf-8")
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: eicore-tracer\nVersion: 0.1\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: eicore-tracer\nVersion: 0.1\n"
+    )
     (dist_info / "entry_points.txt").write_text("[eicore]\ntracer = eicore_tracer\n")
     return CLI([site, *cli.pythonpath], cli.cache, cli.cwd)
 

@@ -65,7 +65,9 @@ def test_plugins_the_example_and_the_templates_use_only_the_public_api() -> None
 
 
 def test_the_check_finds_internal_imports() -> None:
-    source = "from eicore.config import ConfigError\nimport eicore.plugins\nfrom eicore import store\n"
+    source = (
+        "from eicore.config import ConfigError\nimport eicore.plugins\nfrom eicore import store\n"
+    )
     assert internal_imports(source, "x.py") == [
         "x.py:1: eicore.config",
         "x.py:2: eicore.plugins",

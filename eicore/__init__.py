@@ -21,8 +21,12 @@ from eicore.interfaces import (
     ModelRole,
     Strategy,
 )
+from eicore.log import Recall, RoleUsage, RunLog
+from eicore.log import read as read_run
 from eicore.plugins import Registration, build, hookimpl, registered
+from eicore.redact import excerpt
 from eicore.store import cache_home
+from eicore.threads import cpu_threads
 from eicore.types import (
     EMOTIONS,
     Call,
@@ -58,11 +62,14 @@ __all__ = [
     "Model",
     "ModelRole",
     "Prompt",
+    "Recall",
     "RefusalError",
     "Register",
     "RegisterCommand",
     "Registration",
     "Response",
+    "RoleUsage",
+    "RunLog",
     "Sample",
     "SampleRecord",
     "Strategy",
@@ -70,9 +77,12 @@ __all__ = [
     "api_key",
     "build",
     "cache_home",
+    "cpu_threads",
+    "excerpt",
     "hookimpl",
     "read_image",
     "read_jsonl",
+    "read_run",
     "record_from_dict",
     "record_to_dict",
     "registered",

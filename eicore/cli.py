@@ -17,6 +17,7 @@ from loguru import logger
 
 from eicore.config import ConfigError, register_resolvers
 from eicore.data import DataError
+from eicore.log import RunLogError
 from eicore.plugins import Command, UnknownComponentError, registry
 from eicore.store import StoreError
 
@@ -61,7 +62,7 @@ commands:
                        delete the call cache (the recovery for a file SQLite cannot read)
 """
 
-CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError)
+CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError, RunLogError)
 """Errors that mean the input or configuration is unusable: one clear line, no traceback."""
 
 register_resolvers()
@@ -71,9 +72,12 @@ def _task(cfg: Any) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
+    from omegaconf import OmegaConf
 
     from eicore.evaluation import evaluate
+    from eicore.redact import keep_secrets_of
 
+    keep_secrets_of(OmegaConf.to_container(cfg, resolve=False))  # set in a config file, say
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         _redact_sweep_record(Path(HydraConfig.get().sweep.dir) / "multirun.yaml")
     try:
@@ -99,10 +103,22 @@ def _redact_sweep_record(path: Path) -> None:
 def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     import hydra
 
+    _check_overrides(command, argv)
     registry().store_configs()
     main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
     sys.argv = [f"eicore {command}", *argv]
     main(_task)()
+
+
+def _check_overrides(command: str, overrides: list[str]) -> None:
+    """Refuse a key where Hydra would print it (eicore.credentials), in one line."""
+    from eicore.credentials import check_overrides
+
+    try:
+        check_overrides(overrides)
+    except ConfigError as exc:
+        print(f"eicore {command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def run(argv: list[str]) -> None:
@@ -125,6 +141,7 @@ def score(argv: list[str]) -> None:
     parser.add_argument("--data-root", help="folder of the EIBench files (default: data.root)")
     parser.add_argument("--out", type=Path, help="where results go (predictions only)")
     args, rest = parser.parse_known_args(argv)
+    _check_overrides("score", rest)
     run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
     overrides = [a for a in rest if Path(a) not in run_dirs]
     if len(run_dirs) + (args.predictions is not None) != 1:
@@ -150,7 +167,7 @@ def score(argv: list[str]) -> None:
 
 
 def report(argv: list[str]) -> None:
-    from eicore.rundirs import RunDirError, collect
+    from eicore.rundirs import collect
     from eicore.summary import write_summary
 
     parser = argparse.ArgumentParser(prog="eicore report")
@@ -161,7 +178,7 @@ def report(argv: list[str]) -> None:
         parser.error("several directories: say where the summary goes with --out <dir>")
     try:
         summary = write_summary(args.out or args.dirs[0], collect(args.dirs))
-    except RunDirError as exc:
+    except RunLogError as exc:
         print(f"eicore report: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(summary.markdown)
@@ -170,7 +187,6 @@ def report(argv: list[str]) -> None:
 
 def merge(argv: list[str]) -> None:
     from eicore.merge import merge as merge_shards
-    from eicore.rundirs import RunDirError
 
     parser = argparse.ArgumentParser(prog="eicore merge")
     parser.add_argument("shards", nargs="+", type=Path, help="the run directories of the shards")
@@ -178,7 +194,7 @@ def merge(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     try:
         run_dir, _ = merge_shards(args.shards, args.out)
-    except (RunDirError, *CLEAN_ERRORS) as exc:
+    except CLEAN_ERRORS as exc:
         print(f"eicore merge: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(run_dir)
@@ -289,6 +305,9 @@ def usage() -> str:
 
 
 def main() -> None:
+    from eicore.threads import cpu_threads
+
+    cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
         print(usage())
@@ -298,8 +317,11 @@ def main() -> None:
     if command not in known:
         print(f"eicore: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
+    from eicore.redact import masked_output
+
     try:
-        known[command](rest)
+        with masked_output():
+            known[command](rest)
     except KeyboardInterrupt:
         print(
             "eicore: interrupted; finished samples are saved, run the same command to resume",

@@ -28,6 +28,9 @@ class RunSettings:
     """Folder of run directories (multiruns go to ``<root>/sweeps``)."""
     concurrency: int = 8
     """Samples in flight at once."""
+    threads: int | None = None
+    """CPU threads for torch and BLAS/OpenMP pools; None: the CPUs this process may use
+    (affinity, cgroup quota, ``SLURM_CPUS_PER_TASK``; :mod:`eicore.threads`)."""
     cache: bool = True
     """Reuse identical model calls from the shared call cache."""
     cache_dir: str | None = None
@@ -53,6 +56,8 @@ def run_settings(cfg: DictConfig) -> RunSettings:
     assert isinstance(settings, RunSettings)
     if settings.concurrency < 1:
         raise ConfigError(f"run.concurrency must be at least 1, got {settings.concurrency}")
+    if settings.threads is not None and settings.threads < 1:
+        raise ConfigError(f"run.threads must be at least 1 (or null), got {settings.threads}")
     return settings
 
 
@@ -93,15 +98,9 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("eicore.config_hash", _hash_resolver)
 
 
-def snapshot_tree(cfg: DictConfig) -> dict[str, Any]:
-    """The composed config as a tree, Hydra's own node left out and secrets masked."""
+def snapshot(cfg: DictConfig) -> str:
+    """The composed config as YAML, Hydra's own node left out and secrets masked."""
     tree = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(tree, dict)
     tree.pop("hydra", None)
-    masked: dict[str, Any] = redact_tree(tree)
-    return masked
-
-
-def snapshot(cfg: DictConfig) -> str:
-    """The composed config as YAML (:func:`snapshot_tree`): a run's config.yaml."""
-    return OmegaConf.to_yaml(OmegaConf.create(snapshot_tree(cfg)))
+    return OmegaConf.to_yaml(OmegaConf.create(redact_tree(tree)))

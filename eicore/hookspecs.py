@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import pluggy
 
+from eicore.log import RunLog
 from eicore.types import SampleRecord
 
 hookspec = pluggy.HookspecMarker("eicore")
@@ -135,6 +136,7 @@ def eicore_sample_end(run_dir: Path, record: SampleRecord, step: int) -> None:
 
 
 @hookspec
-def eicore_run_end(run_dir: Path, metrics: dict[str, Any]) -> None:
-    """The run's files are written: ``metrics`` is what metrics.json holds (``complete`` is
-    false when the run stopped early, as after Ctrl-C, and a rerun resumes it)."""
+def eicore_run_end(run_dir: Path, log: RunLog) -> None:
+    """The run's files are written: ``log`` is the run's typed log, as :func:`eicore.read_run`
+    reads it back (``log.summary()`` is what metrics.json holds; ``log.complete`` is false when
+    the run stopped early, as after Ctrl-C, and a rerun resumes it)."""

@@ -42,8 +42,9 @@ def eicore_sample_end(record, step):
     note("sample", id=record.sample.id, status=record.status, step=step)
 
 @hookimpl
-def eicore_run_end(run_dir, metrics):
-    note("end", run_dir=run_dir, metrics=metrics)
+def eicore_run_end(run_dir, log):
+    note("end", run_dir=run_dir, metrics=log.summary(), complete=log.complete,
+         records=len(log.samples))
 """
 
 
@@ -97,6 +98,7 @@ def test_the_lifecycle_hooks_see_the_run_as_it_goes(
     records = {r["sample"]["id"]: r["status"] for r in read_jsonl(run_dir / "records.jsonl")}
     assert {e["id"]: e["status"] for e in samples} == records
     assert end["metrics"] == read_json(run_dir / "metrics.json")
+    assert (end["complete"], end["records"]) == (True, 3)
 
 
 def test_an_interrupted_run_ends_incomplete_and_its_resumption_counts_on(

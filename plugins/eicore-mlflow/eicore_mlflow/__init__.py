@@ -4,7 +4,7 @@
 from pathlib import Path
 from typing import Any
 
-from eicore import SampleRecord, hookimpl
+from eicore import RunLog, SampleRecord, hookimpl
 from eicore_mlflow import tracking
 
 
@@ -19,5 +19,5 @@ def eicore_sample_end(run_dir: Path, record: SampleRecord, step: int) -> None:
 
 
 @hookimpl
-def eicore_run_end(run_dir: Path, metrics: dict[str, Any]) -> None:
-    tracking.end(run_dir, metrics)
+def eicore_run_end(run_dir: Path, log: RunLog) -> None:
+    tracking.end(run_dir, log.summary(), log.complete)

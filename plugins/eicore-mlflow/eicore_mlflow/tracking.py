@@ -144,7 +144,8 @@ def result_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def end(run_dir: Path, metrics: dict[str, Any]) -> None:
+def end(run_dir: Path, metrics: dict[str, Any], complete: bool) -> None:
+    """``metrics``: the run log's summary (what metrics.json holds)."""
     tracked = _runs.pop(run_dir, None)
     if tracked is None:
         return
@@ -162,4 +163,4 @@ def end(run_dir: Path, metrics: dict[str, Any]) -> None:
             continue
         folder = path.parent.relative_to(run_dir)
         client.log_artifact(run_id, str(path), None if folder == Path(".") else folder.as_posix())
-    client.set_terminated(run_id, "FINISHED" if metrics.get("complete") else "KILLED")
+    client.set_terminated(run_id, "FINISHED" if complete else "KILLED")

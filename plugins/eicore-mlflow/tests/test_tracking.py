@@ -32,7 +32,7 @@ class LightConfig(ScriptedConfig):
 class FirstWord(Judge):
     """A trigger counts when the answer holds its first word."""
 
-    async def judge(self, sample, answer):
+    async def judge(self, sample, answer, model=None):
         said = answer.lower()
         hits = tuple(i for i, t in enumerate(sample.triggers) if t.split()[0].lower() in said)
         return Judgment("first-word", len(hits), len(sample.triggers), "ok", matched=hits)
@@ -99,6 +99,7 @@ def test_a_run_is_logged_with_params_curves_metrics_and_artifacts(
     assert files_holding("hunter2-secret", store) == []
 
     records = read_jsonl(run_dir / "records.jsonl")
+    assert [r["judgments"][0]["status"] for r in records] == ["ok"] * 3
     run_id = mlflow_run.info.run_id
     answered = client.get_metric_history(run_id, "sample.answered")
     assert sorted(m.step for m in answered) == [1, 2, 3] and {m.value for m in answered} == {1.0}

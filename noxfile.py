@@ -19,6 +19,7 @@ PLUGINS = [
     "plugins/eicore-anthropic",
     "plugins/eicore-gemini",
     "plugins/eicore-openai",
+    "plugins/eicore-mlflow",
 ]
 OFFLINE = {
     "HF_HUB_OFFLINE": "1",

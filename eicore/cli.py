@@ -72,11 +72,9 @@ def _task(cfg: Any) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
-
-    from eicore.evaluation import evaluate
-
     from omegaconf import OmegaConf
 
+    from eicore.evaluation import evaluate
     from eicore.redact import keep_secrets_of
 
     keep_secrets_of(OmegaConf.to_container(cfg, resolve=False))  # set in a config file, say

@@ -82,7 +82,8 @@ def redact(text: str) -> str:
     if not spans:
         return text
     spans.sort()
-    out, done = [], 0
+    out: list[str] = []
+    done = 0
     for start, end in spans:
         if start > done or not out:
             out += [text[done:start], MASK]

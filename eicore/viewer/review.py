@@ -214,9 +214,7 @@ def review_payload(
     }
 
 
-def review_page(
-    run_dir: Path, reviewer: str, image_root: str | Path | None, token: str
-) -> str:
+def review_page(run_dir: Path, reviewer: str, image_root: str | Path | None, token: str) -> str:
     """The review page for ``reviewer``; images are served from ``image_root`` when set."""
     return render_page(
         review_payload(run_dir, reviewer, image_root, token), f"eicore review: {run_dir.name}"

@@ -98,17 +98,6 @@ def excerpt(text: str, limit: int) -> str:
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"
 
 
-def redact_values(data: Any) -> Any:
-    """A JSON-like tree with every known secret masked in its strings (keys and values)."""
-    if isinstance(data, dict):
-        return {redact_values(k): redact_values(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact_values(v) for v in data]
-    if isinstance(data, str):
-        return redact(data)
-    return data
-
-
 def redact_tree(data: Any) -> Any:
     """A JSON-like tree with secret-named fields masked and secret values scrubbed from strings."""
     if isinstance(data, dict):
@@ -152,11 +141,10 @@ class MaskedStream:
 @contextlib.contextmanager
 def masked_output() -> Iterator[None]:
     """Mask secrets in everything this process prints while inside (eicore's messages, Hydra's,
-    a library's)."""
+    a library's). An exception leaving it leaves the masking in place: the traceback the
+    interpreter prints next is masked too."""
     saved = sys.stdout, sys.stderr
     sys.stdout = cast(TextIO, MaskedStream(sys.stdout))
     sys.stderr = cast(TextIO, MaskedStream(sys.stderr))
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
+    yield
+    sys.stdout, sys.stderr = saved

@@ -336,6 +336,9 @@ def agreement(argv: list[str]) -> None:
 
 
 def main() -> None:
+    from eicore.threads import cpu_threads
+
+    cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
         print(USAGE)

@@ -68,7 +68,8 @@ def secret_values() -> list[str]:
 def _fragments(secrets: tuple[str, ...]) -> frozenset[str]:
     """Every piece of :data:`MIN_FRAGMENT` characters of ``secrets``: any longer piece of a
     secret is a chain of overlapping ones."""
-    return frozenset(s[i : i + MIN_FRAGMENT] for s in secrets for i in range(len(s) - 7))
+    size = MIN_FRAGMENT
+    return frozenset(s[i : i + size] for s in secrets for i in range(len(s) - size + 1))
 
 
 def redact(text: str) -> str:

@@ -1,19 +1,24 @@
 """The ``eicore`` command: ``run`` (Hydra overrides, ``-m`` for sweeps), ``annotate``, ``score``,
-``compare``, ``calibrate`` and ``plugins``."""
+``plugins`` and the rest of :data:`USAGE`, and the commands plugins add
+(``eicore_register_commands``)."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import functools
 import json
 import sys
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from loguru import logger
 
 from eicore.config import ConfigError, register_resolvers
 from eicore.data import DataError
 from eicore.log import RunLogError
-from eicore.plugins import UnknownComponentError, registry
+from eicore.plugins import Command, UnknownComponentError, registry
 from eicore.store import StoreError
 
 USAGE = """usage: eicore <command> [args]
@@ -33,12 +38,6 @@ commands:
   score --predictions <file> --split basic|complex [--data-root <dir>] [--out <dir>] judge=<name>
                        judge answers made elsewhere, in EIBench's output shape
                        (`{"<image path>": "<answer>"}` per line; complex: the data's line order)
-  compare <run A> <run B> [--judge <name>] [--resamples N] [--seed S] [--json]
-                       recall of A minus B on the samples both scored: paired bootstrap CI and
-                       p-value, overall and per emotion (needs eicore-metrics)
-  calibrate <run dir> --reference <judge> --name <preset> [--limit N] [--json]
-                       fit the semantic judge's threshold to a reference judge's scores in the run;
-                       saves it as `judge=<preset>` (needs eicore-metrics)
   judge-check <run dir> [--probes order,shuffle,verbosity,paraphrase] [--seeds K] [--json]
           [overrides...]
                        bias probes of the run's judges (or `judge=<name>`) on its stored answers,
@@ -173,68 +172,10 @@ def score(argv: list[str]) -> None:
     print(scoring.summary(result, str(out)))
 
 
-def compare(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="eicore compare")
-    parser.add_argument("run_a", type=Path)
-    parser.add_argument("run_b", type=Path)
-    parser.add_argument("--judge", help="whose scores to compare (default: A's first judge)")
-    parser.add_argument("--resamples", type=int, default=10000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--level", type=float, default=0.95)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    try:
-        from eicore_metrics.comparison import compare_runs, comparison_table
-        from eicore_metrics.statistics import Bootstrap
-    except ImportError:
-        print("eicore compare: needs the eicore-metrics plugin installed", file=sys.stderr)
-        raise SystemExit(2) from None
-    boot = Bootstrap(args.resamples, args.seed, args.level)
-    try:
-        result = compare_runs(args.run_a, args.run_b, args.judge, boot)
-    except (OSError, ValueError) as exc:
-        print(f"eicore compare: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    print(json.dumps(result, indent=2) if args.json else comparison_table(result))
-
-
-def calibrate(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="eicore calibrate")
-    parser.add_argument("run_dir", type=Path, help="a run (or re-score) with the reference judge")
-    parser.add_argument("--reference", required=True, help="the judge to agree with")
-    parser.add_argument("--name", required=True, help="the preset's judge name")
-    parser.add_argument("--limit", type=int, help="use only the first N reference-scored samples")
-    parser.add_argument("--grid", default="0.30:0.90:0.005", help="thresholds: start:stop:step")
-    parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
-    args = parser.parse_args(argv)
-    try:
-        from eicore_metrics.calibration import calibrate as fit
-        from eicore_metrics.calibration import calibration_report, parse_grid, save_preset
-        from eicore_metrics.comparison import load_records
-        from eicore_metrics.statistics import Bootstrap
-    except ImportError:
-        print("eicore calibrate: needs the eicore-metrics plugin installed", file=sys.stderr)
-        raise SystemExit(2) from None
-    try:
-        grid = parse_grid(args.grid)
-        records = load_records(args.run_dir)
-        boot = Bootstrap(args.resamples, args.seed)
-        result = fit(records, args.reference, str(args.run_dir), grid, boot, args.limit)
-    except (OSError, ValueError) as exc:
-        print(f"eicore calibrate: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    path = save_preset(args.name, result)
-    if args.json:
-        print(json.dumps({"preset": str(path), **dataclasses.asdict(result)}, indent=2))
-        return
-    print(calibration_report(result) + f"\nsaved {path}: use it with `judge={args.name}`")
-
-
 def judge_check(argv: list[str]) -> None:
     import asyncio
     import contextlib
+    import dataclasses
 
     from eicore import logs, scoring
     from eicore.calls import ModelClient, RoleHandle
@@ -410,38 +351,66 @@ def agreement(argv: list[str]) -> None:
     agreement_command(argv)
 
 
+BUILTIN: dict[str, Callable[[list[str]], None]] = {
+    "run": run,
+    "annotate": annotate,
+    "score": score,
+    "judge-check": judge_check,
+    "plugins": plugins,
+    "report": report,
+    "merge": merge,
+    "view": view,
+    "agreement": agreement,
+    "new-plugin": new_plugin,
+    "cache": cache,
+}
+"""The core's own commands; a plugin's command cannot take one of their names."""
+
+
+@functools.cache
+def plugin_commands() -> dict[str, Command]:
+    """The commands the installed plugins add; one with a built-in name is left out, warned."""
+    added = {}
+    for name, command in sorted(registry().commands.items()):
+        if name in BUILTIN:
+            logger.warning("plugin {!r}: command {!r} is built in; not added", command.plugin, name)
+        else:
+            added[name] = command
+    return added
+
+
+def usage() -> str:
+    """:data:`USAGE` with the commands the installed plugins add, laid out like the core's."""
+    indent = " " * 23
+    added = []
+    for command in plugin_commands().values():
+        synopsis, _, text = command.usage.strip().partition("\n")
+        lines = textwrap.wrap(" ".join(text.split()), 96, initial_indent=indent,
+                              subsequent_indent=indent)  # fmt: skip
+        added += ["  " + synopsis, *lines]
+    if not added:
+        return USAGE
+    return USAGE.rstrip("\n") + "\n\ncommands from plugins:\n" + "\n".join(added) + "\n"
+
+
 def main() -> None:
     from eicore.threads import cpu_threads
 
     cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
-        print(USAGE)
+        print(usage())
         return
     command, rest = args[0], args[1:]
-    commands = {
-        "run": run,
-        "annotate": annotate,
-        "score": score,
-        "compare": compare,
-        "calibrate": calibrate,
-        "judge-check": judge_check,
-        "plugins": plugins,
-        "report": report,
-        "merge": merge,
-        "view": view,
-        "agreement": agreement,
-        "new-plugin": new_plugin,
-        "cache": cache,
-    }
-    if command not in commands:
-        print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    known = BUILTIN if command in BUILTIN else {n: c.main for n, c in plugin_commands().items()}
+    if command not in known:
+        print(f"eicore: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
     from eicore.redact import masked_output
 
     try:
         with masked_output():
-            commands[command](rest)
+            known[command](rest)
     except KeyboardInterrupt:
         print(
             "eicore: interrupted; finished samples are saved, run the same command to resume",

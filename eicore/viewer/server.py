@@ -149,8 +149,8 @@ class Handler(BaseHTTPRequestHandler):
     server: ViewerServer
 
     def setup(self) -> None:
-        self.timeout = self.server.read_timeout  # the socket's, for the headers and the body
         super().setup()
+        self.connection.settimeout(self.server.read_timeout)  # for the headers and the body
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         """Quiet: the terminal shows the URL, not every request."""

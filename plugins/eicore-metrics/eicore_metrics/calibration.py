@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from eicore import EMOTIONS, Judgment, SampleRecord
-from eicore.store import cache_home
+from eicore import EMOTIONS, Judgment, SampleRecord, cache_home
 from eicore_metrics.recall import scored_samples
 from eicore_metrics.semantic import (
     DEFAULT_THRESHOLD,

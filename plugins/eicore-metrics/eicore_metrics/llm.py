@@ -22,8 +22,7 @@ from typing import Any
 
 from loguru import logger
 
-from eicore import Judge, Judgment, ModelRole, Prompt, Sample
-from eicore.config import ConfigError
+from eicore import ConfigError, Judge, Judgment, ModelRole, Prompt, Sample
 from eicore_metrics.semantic import sentences
 from eicore_metrics.verdicts import (
     PARSE_POLICY,

@@ -12,7 +12,6 @@ from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.verdicts import parse_verdict
 
 from eicore import Completion, Judgment, Model, Prompt, Sample
-from eicore.calls import ModelClient, RoleHandle
 
 SAMPLE = Sample(
     "s1", "basic", "x/Angry/1.png", "Why is the man angry?",
@@ -91,10 +90,22 @@ def test_score_form_still_read_and_preferred_over_listed_lines() -> None:
     assert labels('{"triggers": []}') is None
 
 
+class Role:
+    """``model`` as a judge's role: one prompt at a time."""
+
+    accepts_images = False
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion:
+        (completion,) = await self.model.generate([prompt])
+        return completion
+
+
 def judged(judge: LLMJudge, model: Model) -> Judgment:
     """The judge's verdict on ANSWER with ``model`` as its role, as a run hands it over."""
-    role = RoleHandle(ModelClient(model, None), "judge:llm", [])
-    return asyncio.run(judge.judge(SAMPLE, ANSWER, role))
+    return asyncio.run(judge.judge(SAMPLE, ANSWER, Role(model)))
 
 
 class Replies(Model):

@@ -129,13 +129,15 @@ def serve(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         stop(process)
 
 
-PROXY_KEY = "sk-litellm-real-tier-0123456789"
-"""The proxy's master key (LiteLLM requires one); a test key, passed in the environment."""
+@pytest.fixture(scope="session")
+def proxy_key() -> str:
+    """The proxy's master key (LiteLLM requires one): a test key, only ever in environments."""
+    return "sk-litellm-real-tier-0123456789"
 
 
 @pytest.fixture(scope="session")
 def proxy(
-    serve: Server, smollm2: Path, tmp_path_factory: pytest.TempPathFactory
+    serve: Server, smollm2: Path, proxy_key: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """The LiteLLM proxy, serving Anthropic Messages (``/v1/messages``) and Gemini
     generateContent (``/v1beta/models/<m>:generateContent``) in front of ``serve``.
@@ -153,7 +155,7 @@ def proxy(
                     "api_key": "none",
                 },
             }
-            for name in ("smollm2", "claude-smollm2", "gemini-smollm2")
+            for name in ("smollm2",)
         ],
         "litellm_settings": {
             "telemetry": False,
@@ -168,7 +170,7 @@ def proxy(
     (folder / "config.yaml").write_text(json.dumps(config))
     log = folder / "proxy.log"
     env = {
-        **os.environ, **OFFLINE, "LITELLM_MASTER_KEY": PROXY_KEY,
+        **os.environ, **OFFLINE, "LITELLM_MASTER_KEY": proxy_key,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
         "LITELLM_MODE": "PRODUCTION", "NO_DOCS": "True", "DISABLE_ADMIN_UI": "True",
     }  # fmt: skip

@@ -31,8 +31,9 @@ class Server:
 
 
 def eicore_run(folder: Path, env: dict[str, str], *overrides: str) -> Path:
-    """``eicore run`` as a user runs it; the run directory, after checking it exited 0."""
-    result = run_eicore(*overrides, folder=folder, env=env, timeout=900)
+    """``eicore run`` as a user runs it, torch on one thread; the run directory, after
+    checking it exited 0."""
+    result = run_eicore(*overrides, "run.threads=1", folder=folder, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (folder / "runs").iterdir()
     return run_dir

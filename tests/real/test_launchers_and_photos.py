@@ -25,7 +25,6 @@ def sweep(folder: Path, env: dict[str, str], *overrides: str) -> Path:
     swept = folder / "runs" / "sweeps"
     jobs = [read_json(p) for p in sorted(swept.glob(".eicore-job-*.json"))]
     assert [j["status"] for j in jobs] == ["completed"] * len(jobs) and jobs, jobs
-    assert (swept / "summary.md").is_file()
     return swept
 
 

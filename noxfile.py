@@ -20,6 +20,7 @@ PLUGINS = [
     "plugins/eicore-anthropic",
     "plugins/eicore-gemini",
     "plugins/eicore-openai",
+    "plugins/eicore-mlflow",
 ]
 OFFLINE = {
     "HF_HUB_OFFLINE": "1",
@@ -48,7 +49,7 @@ def tests(session: nox.Session) -> None:
     under 90% fails ([tool.coverage] in pyproject.toml). With arguments, pytest runs just those."""
     session.env.update(OFFLINE)
     install(session)
-    session.install("-e", EXAMPLE, *COVERAGE)
+    session.install("-e", ".[pandas]", "-e", EXAMPLE, *COVERAGE)  # pandas: docs/notebooks.md
     session.run("pytest", *(session.posargs or ["-n", "2", "--cov"]))
 
 

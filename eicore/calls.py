@@ -1,13 +1,16 @@
-"""How strategies reach models: every call looked up in the cache, batched, and traced."""
+"""How strategies and judges reach models: every call looked up in the cache, batched, and
+traced."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from eicore.interfaces import Model
+from eicore.redact import redact
 from eicore.store import CallCache
 from eicore.types import Call, Completion, Prompt
 
@@ -75,7 +78,7 @@ class ModelClient:
         key = self.key(prompt, round)
         if (hit := self.cache.get(key)) is not None:
             self.calls_cached += 1
-            return hit, True
+            return masked(hit), True  # a cache written before a key was known as one
         if key in self._inflight:
             try:
                 completion = await asyncio.shield(self._inflight[key])
@@ -103,17 +106,20 @@ class ModelClient:
         return completion, False
 
     async def _call(self, prompt: Prompt) -> Completion:
+        """One call of the model; its completion masked (:func:`masked`) before anything,
+        the cache included, sees it."""
         try:
             if self.model.max_batch_size > 1:
                 completion = await self._batched(prompt)
             else:
                 async with self._limit:
                     (completion,) = await self.model.generate([prompt])
-        except AnswerError:
+        except AnswerError as exc:
             self.calls_made += 1
+            exc.completion = masked(exc.completion)
             raise
         self.calls_made += 1
-        return completion
+        return masked(completion)
 
     async def _batched(self, prompt: Prompt) -> Completion:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
@@ -152,6 +158,14 @@ class ModelClient:
         await self.model.aclose()
 
 
+def masked(completion: Completion) -> Completion:
+    """``completion`` with secrets masked in its text: here, where every completion enters
+    eicore (from strategies' roles and judges alike), so a model or proxy echoing a key leaves
+    no piece of it in the cache, a record, a judgment or any file written from them."""
+    text = redact(completion.text)
+    return completion if text == completion.text else dataclasses.replace(completion, text=text)
+
+
 class RoleHandle:
     """A model as one sample's strategy sees it in one role; appends each call to the trace."""
 
@@ -160,6 +174,8 @@ class RoleHandle:
         self.role = role
         self.trace = trace
         self.accepts_images = client.accepts_images
+        self.last_cached = False
+        """Whether the last completion came from the cache (a judge need not wait to retry)."""
 
     async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion:
         """The completion of ``prompt``; a call answered unusably is traced, then raised."""
@@ -171,4 +187,5 @@ class RoleHandle:
             exc.traced = True
             raise
         self.trace.append(Call(self.role, round, prompt.fingerprint(), completion, cached))
+        self.last_cached = cached
         return completion

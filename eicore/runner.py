@@ -9,9 +9,10 @@ the call cache) stops the run, since no further result could be kept or trusted.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from eicore import images
 from eicore.calls import ModelClient, RoleHandle
 from eicore.interfaces import Judge, Strategy
+from eicore.judging import JUDGE_ROLE, judge_role
 from eicore.redact import redact
 from eicore.store import RunStore, StoreError
 from eicore.types import Call, Judgment, Response, Sample, SampleRecord
@@ -46,19 +48,26 @@ class Components:
 
     strategy: Strategy
     clients: Mapping[str, ModelClient]
-    """Role → model client, one entry for each of the strategy's roles."""
+    """Role → model client: one entry for each of the strategy's roles, and ``judge:<name>``
+    for each judge that asks a model."""
     judges: Sequence[Judge]
     image_root: str | Path | None
+    on_sample: Callable[[SampleRecord, int], None] | None = None
+    """Called with each stored record and the count of samples done (the lifecycle hook)."""
 
 
 async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
     """Run one sample through the strategy and every judge; exceptions become failed records."""
     trace: list[Call] = []
-    handles = {role: RoleHandle(client, role, trace) for role, client in parts.clients.items()}
+    strategy_roles = {
+        role: RoleHandle(client, role, trace)
+        for role, client in parts.clients.items()
+        if not role.startswith(JUDGE_ROLE)
+    }
     try:
-        needed = parts.strategy.needs_image(handles)
+        needed = parts.strategy.needs_image(strategy_roles)
         image = images.read(parts.image_root, sample.image) if needed else None
-        text = await parts.strategy.answer(sample, image, handles)
+        text = await parts.strategy.answer(sample, image, strategy_roles)
         if not text.strip():
             raise EmptyAnswerError("the final answer is empty")
     except StoreError:
@@ -67,14 +76,22 @@ async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
         return SampleRecord(
             sample, "failed", Response("", tuple(trace)), (), type(exc).__name__, redact(str(exc))
         )
-    judgments = [await judge_answer(judge, sample, text) for judge in parts.judges]
+    judgments = [await judge_answer(judge, sample, text, parts.clients) for judge in parts.judges]
     return SampleRecord(sample, "answered", Response(text, tuple(trace)), tuple(judgments))
 
 
-async def judge_answer(judge: Judge, sample: Sample, text: str) -> Judgment:
-    """One judge's verdict on an answer; a judge that raises gives an `error` judgment."""
+async def judge_answer(
+    judge: Judge, sample: Sample, text: str, clients: Mapping[str, ModelClient]
+) -> Judgment:
+    """One judge's verdict on an answer, with the calls it made to its model (the client of
+    its role ``judge:<name>`` in ``clients``) as its trace; a judge that raises gives an
+    `error` judgment."""
+    trace: list[Call] = []
+    client = clients.get(judge_role(judge))
+    model = RoleHandle(client, judge_role(judge), trace) if client else None
     try:
-        return await judge.judge(sample, text)
+        judgment = await judge.judge(sample, text, model)
+        return dataclasses.replace(judgment, trace=tuple(trace))
     except StoreError:
         raise
     except Exception as exc:
@@ -85,6 +102,7 @@ async def judge_answer(judge: Judge, sample: Sample, text: str) -> Judgment:
             len(sample.triggers),
             "error",
             f"{type(exc).__name__}: {redact(str(exc))}",
+            trace=tuple(trace),
         )
 
 
@@ -125,6 +143,8 @@ async def run_samples(
                 progress.failed += 1
                 logger.debug("{} failed: {}: {}", sample.id, record.error_type, record.error)
             bar.update(1)
+            if parts.on_sample is not None:
+                parts.on_sample(record, progress.skipped + progress.answered + progress.failed)
 
     gc.freeze()  # what exists now (config, samples, plugins) outlives the loop: not rescanned
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(todo))))]

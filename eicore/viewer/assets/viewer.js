@@ -306,12 +306,10 @@ function reviewItem(data, item, n, progress) {
       el("button", { class: "add-trigger", type: "button", onclick: () => addTrigger("").focus() }, "add trigger"),
       el("div", {}, rating),
       el("div", {}, save, status),
-      el("details", { class: "phases" }, el("summary", {}, "CFSA phases"),
-        p.enriched ? [el("div", { class: "msg-role" }, "enriched question"), el("pre", { text: p.enriched })] : null,
-        p.grounded ? [el("div", { class: "msg-role" }, "grounded question"), el("pre", { text: p.grounded })] : null,
-        p.general && p.general.length ? [el("div", { class: "msg-role" }, "general self-ask"), qaList(p.general)] : null,
-        p.scenario && p.scenario.length ? [el("div", { class: "msg-role" }, "scenario self-ask"), qaList(p.scenario)] : null,
-        p.summary ? [el("div", { class: "msg-role" }, "summary (machine triggers)"), el("pre", { text: p.summary })] : null),
+      el("details", { class: "phases" }, el("summary", {}, "strategy steps"),
+        Object.entries(p).map(([name, value]) => [
+          el("div", { class: "msg-role" }, name),
+          Array.isArray(value) ? qaList(value) : el("pre", { text: value })])),
       traceView(item.trace)));
   return box;
 }

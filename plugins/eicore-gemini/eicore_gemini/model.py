@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import AnswerError, APIModel, Completion, Prompt, RefusalError
-from eicore.credentials import api_key
+from eicore import AnswerError, APIModel, Completion, Prompt, RefusalError, api_key
 from eicore_gemini.config import GeminiConfig
 from eicore_gemini.contents import content_request
 from eicore_gemini.retries import with_retries
@@ -55,7 +54,7 @@ class GeminiModel(APIModel):
             self._client = genai.Client(api_key=self._api_key, http_options=options)
         return self._client
 
-    async def _complete(self, prompt: Prompt) -> Completion:
+    async def call_api(self, prompt: Prompt) -> Completion:
         request = content_request(prompt, self.config)
         models = self.client().aio.models
         started = time.perf_counter()

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from eicore import SampleRecord
-from eicore.store import cache_home
+from eicore import SampleRecord, cache_home
 from eicore_metrics.recall import scored_samples
 from eicore_metrics.semantic import (
     DEFAULT_THRESHOLD,

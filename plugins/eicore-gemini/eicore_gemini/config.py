@@ -16,6 +16,10 @@ class GeminiConfig(APIModelConfig):
     """The system instruction sent with every call (before a prompt's own system text)."""
     base_url: str | None = None
     """The API root (default: the SDK's, i.e. generativelanguage.googleapis.com)."""
+    api_version: str | None = None
+    """The path segment before ``/models`` (``v1beta``, ``v1``). Default: the SDK's for Google's
+    own endpoint; ``v1beta`` with a ``base_url``, because with one the SDK would post to ``/v1``
+    while Gemini-compatible gateways serve ``/v1beta``."""
     api_key_env: str = "GEMINI_API_KEY"
     """The environment variable holding the key (``GOOGLE_API_KEY`` works as well)."""
     max_retries: int = 5

@@ -46,6 +46,7 @@ class GeminiModel(APIModel):
 
             options = types.HttpOptions(
                 base_url=self.config.base_url,
+                api_version=api_version(self.config),
                 timeout=round(self.config.timeout * 1000),
                 async_client_args={"limits": httpx2.Limits(max_connections=CONNECTIONS,
                                                            max_keepalive_connections=CONNECTIONS)},
@@ -66,6 +67,13 @@ class GeminiModel(APIModel):
         if self._client is not None:
             await self._client.aio.aclose()
             self._client = None
+
+
+def api_version(config: GeminiConfig) -> str | None:
+    """The configured API version; with a custom ``base_url`` and none set, ``v1beta``."""
+    if config.api_version is not None or config.base_url is None:
+        return config.api_version
+    return "v1beta"
 
 
 def completion_of(response: Any, latency_s: float) -> Completion:

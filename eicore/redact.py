@@ -68,17 +68,14 @@ def secret_values() -> list[str]:
 def _fragments(secrets: tuple[str, ...]) -> frozenset[str]:
     """Every piece of :data:`MIN_FRAGMENT` characters of ``secrets``: any longer piece of a
     secret is a chain of overlapping ones."""
-    return frozenset(s[i : i + MIN_FRAGMENT] for s in secrets for i in range(len(s) - 7))
+    size = MIN_FRAGMENT
+    return frozenset(s[i : i + size] for s in secrets for i in range(len(s) - size + 1))
 
 
 def redact(text: str) -> str:
     """``text`` with every known secret masked, whole or in pieces of 8+ characters."""
-    return _masked(text, _fragments(tuple(secret_values())))
-
-
-def _masked(text: str, pieces: frozenset[str]) -> str:
     spans: list[tuple[int, int]] = []
-    for piece in pieces:
+    for piece in _fragments(tuple(secret_values())):
         start = text.find(piece)
         while start != -1:
             spans.append((start, start + MIN_FRAGMENT))
@@ -100,24 +97,6 @@ def excerpt(text: str, limit: int) -> str:
     leave the piece of a key before the cut in clear."""
     masked = redact(text)
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"
-
-
-def redact_values(data: Any) -> Any:
-    """A JSON-like tree with every known secret masked in its strings (keys and values).
-
-    The secrets are read once per tree: reading them per string (the environment scanned each
-    time) was a quarter of a default run's CPU, in the per-sample store write."""
-    return _masked_values(data, _fragments(tuple(secret_values())))
-
-
-def _masked_values(data: Any, pieces: frozenset[str]) -> Any:
-    if isinstance(data, dict):
-        return {_masked_values(k, pieces): _masked_values(v, pieces) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_masked_values(v, pieces) for v in data]
-    if isinstance(data, str):
-        return _masked(data, pieces)
-    return data
 
 
 def redact_tree(data: Any) -> Any:
@@ -163,11 +142,10 @@ class MaskedStream:
 @contextlib.contextmanager
 def masked_output() -> Iterator[None]:
     """Mask secrets in everything this process prints while inside (eicore's messages, Hydra's,
-    a library's)."""
+    a library's). An exception leaving it leaves the masking in place: the traceback the
+    interpreter prints next is masked too."""
     saved = sys.stdout, sys.stderr
     sys.stdout = cast(TextIO, MaskedStream(sys.stdout))
     sys.stderr = cast(TextIO, MaskedStream(sys.stderr))
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
+    yield
+    sys.stdout, sys.stderr = saved

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
-from eicore_openai.model import OpenAIModel
+import pytest
 
 from eicore import Prompt
 from eicore.calls import ModelClient
 from eicore.testing.fake_api import FakeAPI, Reply
 
 
-def test_a_429_the_sdk_retries_still_halves_the_window(
-    fake: FakeAPI, model: Callable[..., OpenAIModel]
-) -> None:
-    fake.reset([Reply.rate_limited(retry_after_ms=1)])
-    client = ModelClient(model(max_retries=2), None, adaptive=64)
+def test_a_429_the_sdk_retries_still_halves_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("eicore_openai")
+    from eicore_openai.config import OpenAIConfig
+    from eicore_openai.model import OpenAIModel
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-FAKEKEY-0123456789abcdef")
+    with FakeAPI([Reply.rate_limited(retry_after_ms=1)]) as fake:
+        model = OpenAIModel(OpenAIConfig(base_url=fake.url + "/v1", max_retries=2))
+        _check(fake, ModelClient(model, None, adaptive=64))
+
+
+def _check(fake: FakeAPI, client: ModelClient) -> None:
     assert client.adaptive is not None
     before = client.adaptive.controller.window
 

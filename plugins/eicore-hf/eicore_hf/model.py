@@ -286,8 +286,9 @@ def refill(
             )  # fmt: skip
             for i, n in zip(joining, mask.sum(dim=1).tolist(), strict=True):
                 input_tokens[i] = int(n)
-            new = Batch(joining, cache, mask, positions[:, -1:], output.logits)
-            new = new.advance(rows, eos, limit)
+            new = Batch(joining, cache, mask, positions[:, -1:], output.logits).advance(
+                rows, eos, limit
+            )
             batch = new if batch is None or new is None else batch.join(new)
         elif batch is not None:
             batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.active), 1)], 1)

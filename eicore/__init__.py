@@ -27,6 +27,7 @@ from eicore.log import Recall, RoleUsage, RunLog
 from eicore.log.api import evaluate, read_run, runs_df
 from eicore.plugins import Registration, build, hookimpl, registered
 from eicore.redact import excerpt
+from eicore.scoring import StoredJudging, stored_judging
 from eicore.store import cache_home
 from eicore.threads import cpu_threads
 from eicore.types import (
@@ -77,6 +78,7 @@ __all__ = [
     "RunLog",
     "Sample",
     "SampleRecord",
+    "StoredJudging",
     "Strategy",
     "TextPart",
     "TriggerVerdict",
@@ -95,4 +97,5 @@ __all__ = [
     "registered",
     "report_throttle",
     "runs_df",
+    "stored_judging",
 ]

@@ -38,12 +38,6 @@ commands:
   score --predictions <file> --split basic|complex [--data-root <dir>] [--out <dir>] judge=<name>
                        judge answers made elsewhere, in EIBench's output shape
                        (`{"<image path>": "<answer>"}` per line; complex: the data's line order)
-  judge-check <run dir> [--probes order,shuffle,verbosity,paraphrase] [--seeds K] [--json]
-          [overrides...]
-                       bias probes of the run's judges (or `judge=<name>`) on its stored answers,
-                       without calling its model: triggers reordered, answer items shuffled,
-                       answer padded, triggers paraphrased (`+model@paraphraser=<name>`); mean
-                       shift and share of changed scores with CIs (needs eicore-metrics)
   plugins [--json]     list installed plugins, their distributions and what they registered
   report <dir>... [--out <dir>]
                        the paper's tables (summary.md/.csv/.tex) and plots from run and sweep
@@ -172,88 +166,6 @@ def score(argv: list[str]) -> None:
     print(scoring.summary(result, str(out)))
 
 
-def judge_check(argv: list[str]) -> None:
-    import asyncio
-    import contextlib
-    import dataclasses
-
-    from eicore import logs, scoring
-    from eicore.calls import ModelClient, RoleHandle
-    from eicore.config import run_settings
-    from eicore.evaluation import open_call_cache
-    from eicore.judging import build_judges, judge_clients, judge_role
-
-    parser = argparse.ArgumentParser(
-        prog="eicore judge-check", usage="eicore judge-check <run dir> [options] [overrides...]"
-    )
-    parser.add_argument("--probes", default="order,shuffle,verbosity", help="comma-separated")
-    parser.add_argument("--seeds", type=int, default=3, help="permutations per order/shuffle")
-    parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args, rest = parser.parse_known_args(argv)
-    run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
-    overrides = [a for a in rest if Path(a) not in run_dirs]
-    if len(run_dirs) != 1:
-        parser.error("give one run directory")
-    try:
-        from eicore_metrics.probes import probe_judge, probes_table
-        from eicore_metrics.statistics import Bootstrap
-    except ImportError:
-        print("eicore judge-check: needs the eicore-metrics plugin installed", file=sys.stderr)
-        raise SystemExit(2) from None
-    probes = [p for p in args.probes.split(",") if p]
-    boot = Bootstrap(args.resamples, args.seed)
-    try:
-        cfg = scoring.compose(overrides)
-        settings = run_settings(cfg)
-        logs.configure(None, settings.log_level)
-        records = scoring.stored_records(run_dirs[0])
-        with contextlib.ExitStack() as closing:
-            cache = open_call_cache(settings, closing)
-            judges = build_judges(scoring.judges_config(cfg, run_dirs[0]))
-            clients = judge_clients(judges, cache)
-            if cfg.get("paraphraser"):
-                clients["paraphraser"] = ModelClient(
-                    registry().build("model", cfg.paraphraser), cache
-                )
-
-            def role(name: str) -> RoleHandle | None:
-                client = clients.get(name)
-                return RoleHandle(client, name, []) if client else None
-
-            async def check() -> dict[str, Any]:
-                try:
-                    return {
-                        j.name: await probe_judge(
-                            records,
-                            j,
-                            probes,
-                            args.seeds,
-                            boot,
-                            settings.concurrency,
-                            role("paraphraser"),
-                            role(judge_role(j)),
-                        )  # fmt: skip
-                        for j in judges
-                    }
-                finally:
-                    for client in {id(c): c for c in clients.values()}.values():
-                        await client.aclose()
-                    for j in judges:
-                        await j.aclose()
-
-            results = asyncio.run(check())
-    except (*CLEAN_ERRORS, ValueError) as exc:
-        print(f"eicore judge-check: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if args.json:
-        as_dicts = {k: [dataclasses.asdict(r) for r in v] for k, v in results.items()}
-        print(json.dumps(as_dicts, indent=2))
-        return
-    print("\n".join(probes_table(name, found) for name, found in results.items()))
-
-
 def report(argv: list[str]) -> None:
     from eicore.rundirs import collect
     from eicore.summary import write_summary
@@ -355,7 +267,6 @@ BUILTIN: dict[str, Callable[[list[str]], None]] = {
     "run": run,
     "annotate": annotate,
     "score": score,
-    "judge-check": judge_check,
     "plugins": plugins,
     "report": report,
     "merge": merge,

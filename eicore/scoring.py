@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,11 @@ from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report, threads
-from eicore.calls import ModelClient
+from eicore.calls import ModelClient, RoleHandle
 from eicore.config import ConfigError, config_hash, run_settings, snapshot
 from eicore.data import DataError, read_jsonl
 from eicore.evaluation import build_metrics, call_cost, open_call_cache
-from eicore.interfaces import Dataset, Judge
+from eicore.interfaces import Dataset, Judge, ModelRole
 from eicore.judging import JUDGE_ROLE, build_judges, describe_judges, judge_clients
 from eicore.log import RoleUsage, RunLog, usage_of
 from eicore.log import read as read_log
@@ -146,6 +146,51 @@ def stored_records(run_dir: Path) -> list[SampleRecord]:
     order = [r.sample.id for r in read_records(run_dir)]
     ids = [i for i in order if i in by_id] + [i for i in by_id if i not in set(order)]
     return [by_id[i] for i in ids]
+
+
+@dataclass
+class StoredJudging:
+    """A run's stored answers with judges ready to judge them again, for commands that probe
+    or re-judge a run without calling its answering model (``eicore judge-check``)."""
+
+    records: list[SampleRecord]
+    judges: list[Judge]
+    concurrency: int
+    roles: dict[str, ModelRole]
+    """Role → traced, cached model role: ``judge:<name>`` for each judge that asks a model,
+    and each extra role the overrides give a model (``+model@<role>=<name>``)."""
+
+    def role(self, name: str) -> ModelRole | None:
+        """The model role ``name``, or None when nothing gave it a model."""
+        return self.roles.get(name)
+
+
+@contextlib.asynccontextmanager
+async def stored_judging(
+    run_dir: Path, overrides: Sequence[str] = (), extra_roles: Sequence[str] = ()
+) -> AsyncIterator[StoredJudging]:
+    """Open ``run_dir``'s stored records with the judges the overrides give (else the run's
+    own) and their models through the shared call cache; every client is closed on exit."""
+    cfg = compose(overrides)
+    settings = run_settings(cfg)
+    logs.configure(None, settings.log_level)
+    threads.set_threads(settings.threads)
+    records = stored_records(run_dir)
+    judges = build_judges(judges_config(cfg, run_dir))
+    with contextlib.ExitStack() as closing:
+        cache = open_call_cache(settings, closing)
+        clients = judge_clients(judges, cache)
+        for role in extra_roles:
+            if cfg.get(role):
+                clients[role] = ModelClient(registry().build("model", cfg[role]), cache)
+        roles: dict[str, ModelRole] = {n: RoleHandle(c, n, []) for n, c in clients.items()}
+        try:
+            yield StoredJudging(records, judges, settings.concurrency, roles)
+        finally:
+            for client in {id(c): c for c in clients.values()}.values():
+                await client.aclose()
+            for judge in judges:
+                await judge.aclose()
 
 
 def judges_config(cfg: DictConfig, run_dir: Path | None) -> DictConfig:

@@ -125,6 +125,10 @@ def score(argv: list[str]) -> None:
     parser.add_argument("--split", choices=("basic", "complex"), help="the predictions' split")
     parser.add_argument("--data-root", help="folder of the EIBench files (default: data.root)")
     parser.add_argument("--out", type=Path, help="where results go (predictions only)")
+    parser.add_argument("--model", help="the model preset that made the predictions (recorded)")
+    parser.add_argument(
+        "--strategy", help="the strategy preset they were made with (recorded; paper-direct…)"
+    )
     args, rest = parser.parse_known_args(argv)
     run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
     overrides = [a for a in rest if Path(a) not in run_dirs]
@@ -143,7 +147,8 @@ def score(argv: list[str]) -> None:
         if run_dir is not None:
             out, result = scoring.score_run(run_dir, cfg)
         else:
-            out, result = scoring.score_predictions(args.predictions, cfg, args.out)
+            answered_by = {"model": args.model, "strategy": args.strategy}
+            out, result = scoring.score_predictions(args.predictions, cfg, args.out, answered_by)
     except CLEAN_ERRORS as exc:
         print(f"eicore score: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

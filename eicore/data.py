@@ -197,7 +197,7 @@ def _sample(
     triggers = parse_triggers(truth)
     if not triggers:
         raise DataError(f"{where}: empty trigger list for {id!r}")
-    return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth))
+    return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth), truth)
 
 
 def report_defects(samples: Sequence[Sample]) -> None:

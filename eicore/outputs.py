@@ -38,6 +38,7 @@ def run_counts(
         "n_answered": sum(r.status == "answered" for r in records),
         "n_failed": sum(r.status == "failed" for r in records),
         "errors": dict(sorted(errors.items())),
+        "failed": [r.sample.id for r in records if r.status == "failed"],
         "calls_made": sum(not c.cached for c in calls),
         "calls_cached": sum(c.cached for c in calls),
         "tokens": {
@@ -63,11 +64,14 @@ def write_run(
     artifacts: dict[str, Any],
 ) -> None:
     """predictions.jsonl (EIBench's output shape), records.jsonl, metrics.json, the
-    strategy's own files (e.g. captions.jsonl) and report.html (the viewer)."""
+    strategy's own files (e.g. captions.jsonl) and report.html (the viewer).
+
+    predictions.jsonl has one line per sample in data order — a failed sample's answer is empty
+    (it is listed in metrics.json ``failed``) — so readers that pair by position stay aligned.
+    """
     predictions = [
-        {r.sample.image: r.response.text}
+        {r.sample.image: r.response.text if r.status == "answered" and r.response else ""}
         for r in records
-        if r.status == "answered" and r.response is not None
     ]
     write_jsonl(run_dir / "predictions.jsonl", predictions)
     write_jsonl(run_dir / "records.jsonl", (record_to_dict(r) for r in records))  # one at a time

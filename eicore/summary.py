@@ -14,7 +14,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from eicore import report
+from eicore import paper_tables, report
 from eicore.config import identity_tree
 from eicore.provenance import digest, judge_ids
 from eicore.rundirs import RunResult
@@ -30,8 +30,16 @@ HEADER = ("Setting", "Model", *report.COLUMNS, "Complex", "Failed", "Unparsed")
 
 CSV_FIELDS = (
     "setting", "model", "split", "judge", "cell", "recall", "ci_low", "ci_high", "n",
-    "n_failed", "n_unjudged", "complete", "status", "config_hash", "run_dir",
+    "n_failed", "n_unjudged", "complete", "status", "config_hash", "run_dir", "paper_recall",
+    "note",
 )  # fmt: skip
+
+CFSA_MARK = "†"
+CFSA_NOTE = "same pipeline as the ground truth"
+CFSA_FOOTNOTE = (
+    f"{CFSA_MARK} CFSA: {CFSA_NOTE} — EIBench's ground truth was made with CFSA, so a CFSA "
+    "row is not comparable with the other settings."
+)
 
 
 @dataclass
@@ -154,9 +162,30 @@ def _label_variants(
             groups[key].model = f"{groups[key].model} ({given})"
 
 
+def paper_recall(row: Row, split: str, judge: str, cell: str) -> float | None:
+    """The paper's value (×100) of this cell under this judge, when the row follows the paper's
+    protocol (:mod:`eicore.paper_tables`); else None."""
+    run = row.runs.get(split)
+    if run is None or run.metrics is None:
+        return None
+    setting = paper_tables.paper_setting(run.config, run.metrics.get("source"))
+    column = paper_tables.judge_presets(run.metrics).get(judge)
+    return paper_tables.paper_value(split, setting, run.model, cell, column)
+
+
+def _with_paper(text: str, row: Row, split: str, judges: Sequence[str], cell: str) -> str:
+    comparisons = [
+        paper_tables.delta_text(row.value(split, j, cell)[0], paper_recall(row, split, j, cell))
+        for j in judges
+    ]
+    return paper_tables.with_paper(text, comparisons)
+
+
 def _cells(row: Row, judges: Sequence[str]) -> list[str]:
     basic = report.judged_row([row.recall("basic", j) for j in judges])
+    basic = [_with_paper(t, row, "basic", judges, c) for t, c in zip(basic, BASIC, strict=True)]
     complex_ = report.judged_row([row.recall("complex", j) for j in judges])[4]
+    complex_ = _with_paper(complex_, row, "complex", judges, "overall")
     failed = sum(int((r.metrics or {}).get("n_failed", 0)) for r in row.runs.values())
     unparsed = [
         str(sum(int(row.recall(split, j).get("n_unjudged", 0)) for split in row.runs))
@@ -171,6 +200,7 @@ def table_rows(rows: Sequence[Row], judges: Sequence[str]) -> list[list[str]]:
     previous = None
     for row in rows:
         label = row.model + ("" if all(r.complete for r in row.runs.values()) else " *")
+        label += f" {CFSA_MARK}" if row.setting == "cfsa" else ""
         body.append([row.setting if row.setting != previous else "", label, *_cells(row, judges)])
         previous = row.setting
     return body
@@ -243,8 +273,12 @@ def to_markdown(
         + " Failed: samples without an answer; Unparsed: answers a judge could not score"
         + (" (per judge)." if len(judges) > 1 else ".")
         + " `*`: an unfinished run (run the same command again to finish it)."
+        + " Cells of the paper's protocol (paper judge preset, paper prompt, paper model) show"
+        + " the paper's value and the difference: `(paper 54.37, −0.27)`."
     )
     lines += ["", report.markdown(HEADER, table_rows(summary_rows, judges)), ""]
+    if any(row.setting == "cfsa" for row in summary_rows):
+        lines += [CFSA_FOOTNOTE, ""]
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
     failed = [r for r in runs if r.metrics is None]
@@ -297,6 +331,7 @@ def to_csv(rows: Sequence[Row], runs: Sequence[RunResult]) -> str:
 def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]:
     recall = row.recall(run.split, judge)
     value, ci = row.value(run.split, judge, cell)
+    paper = paper_recall(row, run.split, judge, cell)
     whole = cell in ("overall", "macro")
     return {
         "setting": row.setting,
@@ -314,6 +349,8 @@ def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]
         "status": "ok",
         "config_hash": run.provenance.get("config_hash"),
         "run_dir": str(run.path),
+        "paper_recall": _num(None if paper is None else paper / 100),
+        "note": CFSA_NOTE if row.setting == "cfsa" else "",
     }
 
 
@@ -323,7 +360,7 @@ def _num(value: float | None) -> str:
 
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
         "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-        "—": "--"}  # fmt: skip
+        "—": "--", "†": r"\dag{}", "−": "--"}  # fmt: skip
 
 
 def tex_escape(text: str) -> str:
@@ -344,7 +381,10 @@ def to_tex(rows: Sequence[Row], judges: Sequence[str]) -> str:
         if cells[0] or i == 0:
             lines.append(r"\midrule")
         lines.append(" & ".join(tex_escape(c) for c in cells[:-2]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if any(row.setting == "cfsa" for row in rows):
+        lines.append(r"\par\footnotesize " + tex_escape(CFSA_FOOTNOTE))
+    lines.append("")
     return "\n".join(lines)
 
 

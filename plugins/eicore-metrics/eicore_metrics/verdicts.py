@@ -2,7 +2,10 @@
 structured form ``{"matched": [1, 3]}``.
 
 Policy (recorded in metrics.json as :data:`PARSE_POLICY`): the structured form wins when present;
-else the *last* score in the reply that is not an echo of the instruction; no score → None.
+else the *last* score in the reply that is not an echo of the instruction; no score → None. A
+score of nothing (``{score: 0/0}``) is no verdict. An echo is a score whose surrounding text is
+the instruction's around one of its examples, or one repeating an example's numbers after
+another score of the reply (unless its total is the sample's own).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Literal
 
 PARSE_POLICY = (
     'structured {"matched": [i, ...]} (1-based) preferred; else the last "score: k/n" '
-    "(case, spacing, brackets, markdown and 'k out of n' tolerated) not echoed from the "
+    "(case, spacing, brackets, markdown and 'k out of n' tolerated; n > 0) not echoed from the "
     "instruction; correct clipped to [0, true total]; total taken from the ground truth"
 )
 
@@ -46,14 +49,35 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
-def echo_contexts(instruction: str) -> tuple[str, ...]:
-    """The text just before each score-like example in an instruction, normalised."""
-    return tuple(_squash(instruction[: m.start()])[-_CONTEXT:] for m in SCORE.finditer(instruction))
+@dataclass(frozen=True)
+class Example:
+    """A score-like example of an instruction: the text around it (normalised), its numbers."""
+
+    before: str
+    after: str
+    numbers: tuple[int, int]
 
 
-def _is_echo(reply: str, start: int, contexts: Sequence[str]) -> bool:
-    before = _squash(reply[:start])[-_CONTEXT:]
-    return len(before) >= _MIN_CONTEXT and any(c.endswith(before) for c in contexts)
+def echo_contexts(instruction: str) -> tuple[Example, ...]:
+    """Each score-like example in an instruction, with the text just before and after it."""
+    return tuple(
+        Example(
+            _squash(instruction[: m.start()])[-_CONTEXT:],
+            _squash(instruction[m.end() :])[:_CONTEXT].lstrip(" }"),
+            (int(m.group(1)), int(m.group(2))),
+        )
+        for m in SCORE.finditer(instruction)
+    )
+
+
+def _is_echo(reply: str, found: re.Match[str], contexts: Sequence[Example]) -> bool:
+    before = _squash(reply[: found.start()])[-_CONTEXT:]
+    after = _squash(reply[found.end() :])[:_CONTEXT].lstrip(" }")
+    return any(
+        (len(before) >= _MIN_CONTEXT and c.before.endswith(before))
+        or (len(after) >= _MIN_CONTEXT and c.after.startswith(after[:_MIN_CONTEXT]))
+        for c in contexts
+    )
 
 
 def _structured(reply: str, total: int) -> Verdict | None:
@@ -75,7 +99,7 @@ def _structured(reply: str, total: int) -> Verdict | None:
     return None
 
 
-def parse_verdict(reply: str, total: int, contexts: Sequence[str] = ()) -> Verdict | None:
+def parse_verdict(reply: str, total: int, contexts: Sequence[Example] = ()) -> Verdict | None:
     """The verdict in ``reply`` for a sample of ``total`` triggers, or None when there is none.
 
     ``contexts`` (from :func:`echo_contexts` of the instruction) mark scores echoed from it.
@@ -83,7 +107,13 @@ def parse_verdict(reply: str, total: int, contexts: Sequence[str] = ()) -> Verdi
     structured = _structured(reply, total)
     if structured is not None:
         return structured
-    scores = [m for m in SCORE.finditer(reply) if not _is_echo(reply, m.start(), contexts)]
+    scores = [
+        m for m in SCORE.finditer(reply)
+        if int(m.group(2)) > 0 and not _is_echo(reply, m, contexts)
+    ]  # fmt: skip
+    examples = {c.numbers for c in contexts if c.numbers[1] != total}
+    while len(scores) > 1 and (int(scores[-1].group(1)), int(scores[-1].group(2))) in examples:
+        scores.pop()  # an example's numbers (not this sample's total) after the reply's verdict
     if not scores:
         return None
     last = scores[-1]

@@ -11,6 +11,11 @@ class OpenAIConfig:
     """The model id the server knows (``gpt-4o``, ``Qwen/Qwen2-VL-7B-Instruct``, ``llava:7b``)."""
     temperature: float = 0.0
     max_tokens: int = 512
+    top_p: float | None = None
+    """Nucleus sampling; None sends none (the server's default)."""
+    repetition_penalty: float | None = None
+    """vLLM's (and other open servers') repetition penalty; None sends none. OpenAI's own API
+    refuses the field."""
     seed: int | None = None
     system: str | None = None
     """A system message sent first in every call (before a prompt's own system text)."""

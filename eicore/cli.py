@@ -109,7 +109,8 @@ def _print_sweep_jobs(config_name: str, argv: list[str]) -> None:
     at = argv.index("--cfg")
     if argv[at + 1 : at + 2] != ["job"]:
         raise ConfigError("with -m, --cfg takes `job` only (the composed config of each job)")
-    given = [a for i, a in enumerate(argv) if a not in ("-m", "--multirun") and i not in (at, at + 1)]
+    flags = ("-m", "--multirun")
+    given = [a for i, a in enumerate(argv) if a not in flags and i not in (at, at + 1)]
     parser = OverridesParser.create()
     try:
         with initialize_config_module(config_module="eicore.conf", version_base="1.3"):

@@ -20,6 +20,13 @@ from typing import Any
 JUDGE_COLUMNS = {"paper-llama3": "llama3", "paper-gpt": "gpt"}
 """Judge preset → the paper's column ("LLaMA-3 / ChatGPT")."""
 
+CELL_SIZES = {
+    ("basic", "happy"): 91, ("basic", "angry"): 342, ("basic", "sad"): 462,
+    ("basic", "excited"): 720, ("basic", "overall"): 1615, ("complex", "overall"): 50,
+}  # fmt: skip
+"""Samples behind each paper cell: a run's cell is compared only when it scored all of them
+(a subset, or a cell with failed or unparsed samples, is not the paper's cell)."""
+
 PAPER_STRATEGIES = {"paper-direct": "direct", "paper-cot": "cot"}
 """Strategy presets declared for scored predictions (``eicore score --strategy``) → setting."""
 
@@ -83,10 +90,11 @@ def judge_presets(metrics: Mapping[str, Any]) -> dict[str, str]:
 
 
 def paper_value(
-    split: str, setting: str | None, model: str, cell: str, column: str | None
+    split: str, setting: str | None, model: str, cell: str, column: str | None, n_scored: int
 ) -> float | None:
-    """The paper's value for a cell (×100), or None when the paper has no such cell."""
-    if setting is None or column is None:
+    """The paper's value for a cell (×100), or None when the paper has no such cell or the run
+    scored fewer samples for it than the paper's cell holds."""
+    if setting is None or column is None or n_scored != CELL_SIZES.get((split, cell)):
         return None
     found = paper_cells().get((split, setting, model_key(model), cell))
     return found.values[column] if found else None

@@ -185,6 +185,8 @@ def judges_config(cfg: DictConfig, run_dir: Path | None) -> DictConfig:
     tree: dict[str, Any] = {"judges": source.get("judges") or {}}
     if source.get("judge"):
         tree["judge"] = source.judge
+    if cfg.get("paper"):  # where the paper-* judges read the original scripts
+        tree["paper"] = cfg.paper
     return OmegaConf.create(tree)
 
 

@@ -170,7 +170,10 @@ def paper_recall(row: Row, split: str, judge: str, cell: str) -> float | None:
         return None
     setting = paper_tables.paper_setting(run.config, run.metrics.get("source"))
     column = paper_tables.judge_presets(run.metrics).get(judge)
-    return paper_tables.paper_value(split, setting, run.model, cell, column)
+    recall = row.recall(split, judge)
+    whole = cell in ("overall", "macro")
+    scored = recall.get("n_scored") if whole else (recall.get("n_by_emotion") or {}).get(cell)
+    return paper_tables.paper_value(split, setting, run.model, cell, column, int(scored or 0))
 
 
 def _with_paper(text: str, row: Row, split: str, judges: Sequence[str], cell: str) -> str:

@@ -222,7 +222,8 @@ def test_score_complex_predictions_in_line_order(
     (out,) = (tmp_path / "out").iterdir()
     records = read_jsonl(out / "records.jsonl")
     assert [r["sample"]["id"] for r in records] == [s.id for s in samples]
-    assert all(r["response"]["text"] == s.triggers[-1] for r, s in zip(records, samples))
+    texts = [r["response"]["text"] for r in records]
+    assert texts == [s.triggers[-1] for s in samples]
 
 
 def test_complex_predictions_that_do_not_line_up_are_refused_naming_the_line(
@@ -237,7 +238,8 @@ def test_complex_predictions_that_do_not_line_up_are_refused_naming_the_line(
     for name, rows, line in (("moved", moved, 3), ("short", short, 50), ("long", longer, 51)):
         predictions = write_jsonl(tmp_path / f"{name}.jsonl", rows)
         args = ["--predictions", str(predictions), "--split", "complex",
-                f"--data-root={eibench_dir}", "judge=keyword", f"--out={tmp_path / name}"]  # fmt: skip
+                f"--data-root={eibench_dir}", "judge=keyword",
+                f"--out={tmp_path / name}"]  # fmt: skip
         result = cli("score", *args, expect=2)
         assert f"{predictions}, line {line}:" in result.stderr, name
         assert "Traceback" not in result.stderr

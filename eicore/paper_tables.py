@@ -17,6 +17,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+CFSA_MARK = "†"
+CFSA_NOTE = "same pipeline as the ground truth"
+CFSA_FOOTNOTE = (
+    f"{CFSA_MARK} CFSA: {CFSA_NOTE} — EIBench's ground truth was made with CFSA, so a CFSA "
+    "row is not comparable with the other settings."
+)
+"""How every table (summary.md/.csv/.tex, report.html) marks a CFSA row."""
+
 JUDGE_COLUMNS = {"paper-llama3": "llama3", "paper-gpt": "gpt"}
 """Judge preset → the paper's column ("LLaMA-3 / ChatGPT")."""
 

@@ -34,11 +34,10 @@ CSV_FIELDS = (
     "note",
 )  # fmt: skip
 
-CFSA_MARK = "†"
-CFSA_NOTE = "same pipeline as the ground truth"
-CFSA_FOOTNOTE = (
-    f"{CFSA_MARK} CFSA: {CFSA_NOTE} — EIBench's ground truth was made with CFSA, so a CFSA "
-    "row is not comparable with the other settings."
+CFSA_MARK, CFSA_NOTE, CFSA_FOOTNOTE = (
+    paper_tables.CFSA_MARK,
+    paper_tables.CFSA_NOTE,
+    paper_tables.CFSA_FOOTNOTE,
 )
 
 

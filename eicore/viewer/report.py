@@ -9,6 +9,7 @@ from typing import Any
 
 from loguru import logger
 
+from eicore import paper_tables
 from eicore.report import COLUMNS
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import RunInfo, distinct_labels, load_records, load_run, summary_rows
@@ -74,6 +75,7 @@ def build_payload(
         ],
         "columns": list(COLUMNS),
         "summary": summary_rows(runs, labels),
+        "cfsaFootnote": paper_tables.CFSA_FOOTNOTE,
         "plots": plot_uris(plots_folder) if plots_folder else [],
         "imageBase": image_base,
         "samples": samples,

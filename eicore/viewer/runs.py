@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from eicore import report
+from eicore import paper_tables, report
 from eicore.data import read_jsonl
 from eicore.types import SampleRecord, record_from_dict
 
@@ -99,7 +99,9 @@ def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[st
     for run, label in zip(runs, labels, strict=True):
         m = run.metrics
         by_judge = m.get("recall_by_judge") or ({"": m["recall"]} if "recall" in m else {})
-        base = {"run": label, "n_samples": m.get("n_samples"), "n_failed": m.get("n_failed")}
+        note = paper_tables.CFSA_NOTE if run.strategy == "cfsa" else None
+        base = {"run": label, "n_samples": m.get("n_samples"), "n_failed": m.get("n_failed"),
+                "note": note}  # fmt: skip
         if not by_judge:
             rows.append({**base, "judge": None, "cells": None, "ci": None, "n_scored": None})
         for judge, recall in by_judge.items():

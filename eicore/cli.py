@@ -115,7 +115,9 @@ def _print_sweep_jobs(config_name: str, argv: list[str]) -> None:
     try:
         with initialize_config_module(config_module="eicore.conf", version_base="1.3"):
             plain = [o for o in parser.parse_overrides(given) if not o.is_sweep_override()]
-            head = compose(config_name, [o.input_line for o in plain], return_hydra_config=True)
+            head = compose(
+                config_name, [str(o.input_line) for o in plain], return_hydra_config=True
+            )
             params = [f"{k}={v}" for k, v in (head.hydra.sweeper.get("params") or {}).items()]
             jobs = BasicSweeper.split_arguments(parser.parse_overrides(params + given), None)
             for number, job in enumerate(job for batch in jobs for job in batch):

@@ -20,6 +20,7 @@ from typing import Any
 from loguru import logger
 
 from eicore import Judgment, Prompt, Sample
+from eicore.config import ConfigError
 from eicore.judging import ModelJudge
 from eicore.paper import BASIC_JUDGES, JudgePrompt, Place, constant, judge_prompt
 from eicore_metrics.verdicts import PARSE_POLICY, echo_contexts, parse_verdict
@@ -57,7 +58,7 @@ class PaperJudge(ModelJudge):
     def __init__(self, config: PaperJudgeConfig) -> None:
         super().__init__(config)
         if config.script not in BASIC_JUDGES:
-            raise ValueError(f"judge.script={config.script!r}: expected gpt or llama3")
+            raise ConfigError(f"judge.script={config.script!r}: expected gpt or llama3")
         self._prompts: dict[str, JudgePrompt] = {}
 
     @property

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eicore import ImagePart, ModelRole, Prompt, Sample, Strategy
+from eicore.config import ConfigError
 from eicore.paper import PROMPTS, Template, answer_prompt, prompt_name
 
 OURS = {
@@ -62,7 +63,7 @@ class PaperPrompt(Strategy):
         super().__init__(config)
         families = sorted({name.split("-cot")[0].removesuffix("-complex") for name in PROMPTS})
         if config.prompt not in families:
-            raise ValueError(
+            raise ConfigError(
                 f"strategy.prompt={config.prompt!r}: expected one of {', '.join(families)}"
             )
         prompt_name(config.prompt, config.cot, "basic")  # refuses a family without CoT now

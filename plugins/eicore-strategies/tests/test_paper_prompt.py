@@ -12,6 +12,7 @@ import pytest
 from eicore_strategies.paper import OURS, PaperPrompt, PaperPromptConfig
 
 from eicore import Completion, Prompt, Sample
+from eicore.config import ConfigError
 from eicore.paper import PROMPTS, answer_prompt
 
 CODE = Path(__file__).resolve().parents[3] / ".." / "shared" / "eibench-code"
@@ -101,7 +102,7 @@ def test_the_personas_of_the_ablation() -> None:
 def test_a_family_without_a_cot_script_is_refused() -> None:
     with pytest.raises(Exception, match="no chain-of-thought prompt for 'qwen-vl-plus'"):
         PaperPrompt(PaperPromptConfig(prompt="qwen-vl-plus", cot=True, paper_root=str(CODE)))
-    with pytest.raises(ValueError, match="strategy.prompt='gpt'"):
+    with pytest.raises(ConfigError, match="strategy.prompt='gpt'"):
         PaperPrompt(PaperPromptConfig(prompt="gpt", paper_root=str(CODE)))
 
 

@@ -72,9 +72,12 @@ def _task(cfg: Any) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
+    from omegaconf import OmegaConf
 
     from eicore.evaluation import evaluate
+    from eicore.redact import keep_secrets_of
 
+    keep_secrets_of(OmegaConf.to_container(cfg, resolve=False))  # set in a config file, say
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         _redact_sweep_record(Path(HydraConfig.get().sweep.dir) / "multirun.yaml")
     try:
@@ -130,6 +133,7 @@ def _print_sweep_jobs(config_name: str, argv: list[str]) -> None:
 def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     import hydra
 
+    _check_overrides(command, argv)
     registry().store_configs()
     if ("-m" in argv or "--multirun" in argv) and "--cfg" in argv:
         try:
@@ -141,6 +145,17 @@ def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
     sys.argv = [f"eicore {command}", *argv]
     main(_task)()
+
+
+def _check_overrides(command: str, overrides: list[str]) -> None:
+    """Refuse a key where Hydra would print it (eicore.credentials), in one line."""
+    from eicore.credentials import check_overrides
+
+    try:
+        check_overrides(overrides)
+    except ConfigError as exc:
+        print(f"eicore {command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def run(argv: list[str]) -> None:
@@ -167,6 +182,7 @@ def score(argv: list[str]) -> None:
         "--strategy", help="the strategy preset they were made with (recorded; paper-direct…)"
     )
     args, rest = parser.parse_known_args(argv)
+    _check_overrides("score", rest)
     run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
     overrides = [a for a in rest if Path(a) not in run_dirs]
     if len(run_dirs) + (args.predictions is not None) != 1:
@@ -362,6 +378,9 @@ def agreement(argv: list[str]) -> None:
 
 
 def main() -> None:
+    from eicore.threads import cpu_threads
+
+    cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
         print(USAGE)
@@ -384,8 +403,11 @@ def main() -> None:
     if command not in commands:
         print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)
+    from eicore.redact import masked_output
+
     try:
-        commands[command](rest)
+        with masked_output():
+            commands[command](rest)
     except KeyboardInterrupt:
         print(
             "eicore: interrupted; finished samples are saved, run the same command to resume",

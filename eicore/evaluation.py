@@ -12,7 +12,7 @@ from typing import Any
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore import logs, report
+from eicore import logs, report, threads
 from eicore.calls import ModelClient, RoleHandle
 from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
 from eicore.data import report_defects, select
@@ -42,6 +42,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the job ``cfg`` describes; returns its metrics."""
     settings = run_settings(cfg)
     logs.configure(None, settings.log_level)
+    threads.set_threads(settings.threads)
     started = time.perf_counter()
     reg = registry()
 

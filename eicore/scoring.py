@@ -25,7 +25,7 @@ from typing import Any
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore import logs, report
+from eicore import logs, report, threads
 from eicore.config import ConfigError, config_hash, run_settings, snapshot
 from eicore.data import DataError, read_jsonl
 from eicore.evaluation import build_metrics, open_call_cache
@@ -213,6 +213,7 @@ def score(
     """Judge ``records`` with the judges of ``judging``; write ``out_parent/<label>``."""
     settings = run_settings(cfg)
     logs.configure(None, settings.log_level)
+    threads.set_threads(settings.threads)
     metrics = build_metrics(cfg)
     with contextlib.ExitStack() as closing:
         cache = open_call_cache(settings, closing)

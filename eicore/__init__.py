@@ -6,6 +6,8 @@ The public API for plugin authors: the ``hookimpl`` marker, the records, and the
 from eicore.calls import AnswerError, RefusalError
 from eicore.data import DataConfig
 from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
+from eicore.log import Recall, RoleUsage, RunLog
+from eicore.log import read as read_run
 from eicore.plugins import hookimpl
 from eicore.redact import excerpt
 from eicore.threads import cpu_threads
@@ -39,8 +41,11 @@ __all__ = [
     "Model",
     "ModelRole",
     "Prompt",
+    "Recall",
     "RefusalError",
     "Response",
+    "RoleUsage",
+    "RunLog",
     "Sample",
     "SampleRecord",
     "Strategy",
@@ -48,4 +53,5 @@ __all__ = [
     "cpu_threads",
     "excerpt",
     "hookimpl",
+    "read_run",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from eicore.config import ConfigError, register_resolvers
 from eicore.data import DataError
+from eicore.log import RunLogError
 from eicore.plugins import UnknownComponentError, registry
 from eicore.store import StoreError
 
@@ -62,7 +63,7 @@ commands:
                        delete the call cache (the recovery for a file SQLite cannot read)
 """
 
-CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError)
+CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError, RunLogError)
 """Errors that mean the input or configuration is unusable: one clear line, no traceback."""
 
 register_resolvers()
@@ -280,7 +281,7 @@ def calibrate(argv: list[str]) -> None:
 
 
 def report(argv: list[str]) -> None:
-    from eicore.rundirs import RunDirError, collect
+    from eicore.rundirs import collect
     from eicore.summary import write_summary
 
     parser = argparse.ArgumentParser(prog="eicore report")
@@ -291,7 +292,7 @@ def report(argv: list[str]) -> None:
         parser.error("several directories: say where the summary goes with --out <dir>")
     try:
         summary = write_summary(args.out or args.dirs[0], collect(args.dirs))
-    except RunDirError as exc:
+    except RunLogError as exc:
         print(f"eicore report: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(summary.markdown)
@@ -300,7 +301,6 @@ def report(argv: list[str]) -> None:
 
 def merge(argv: list[str]) -> None:
     from eicore.merge import merge as merge_shards
-    from eicore.rundirs import RunDirError
 
     parser = argparse.ArgumentParser(prog="eicore merge")
     parser.add_argument("shards", nargs="+", type=Path, help="the run directories of the shards")
@@ -308,7 +308,7 @@ def merge(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     try:
         run_dir, _ = merge_shards(args.shards, args.out)
-    except (RunDirError, *CLEAN_ERRORS) as exc:
+    except CLEAN_ERRORS as exc:
         print(f"eicore merge: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(run_dir)

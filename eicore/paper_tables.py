@@ -11,7 +11,7 @@ settings (whose prompts the code does not hold), other judges — is never compa
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -87,10 +87,11 @@ def paper_setting(config: Mapping[str, Any] | None, source: Mapping[str, Any] | 
     return "cot" if strategy.get("cot") else "direct"
 
 
-def judge_presets(metrics: Mapping[str, Any]) -> dict[str, str]:
-    """Judge name in the run → its paper column, for the judges that are paper presets."""
+def judge_presets(judges: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Judge name in the run (its metrics.json ``judges``) → its paper column, for the judges
+    that are paper presets."""
     out = {}
-    for judge in metrics.get("judges") or []:
+    for judge in judges:
         column = JUDGE_COLUMNS.get(str(judge.get("plugin")))
         if column:
             out[str(judge.get("name"))] = column

@@ -68,8 +68,8 @@ def test_only_the_paper_protocol_is_compared() -> None:
     declared = {"answered_by": {"strategy": "paper-direct"}}
     assert paper_tables.paper_setting(None, declared) == "direct"
     assert paper_tables.paper_setting(None, {"answered_by": {"strategy": "direct"}}) is None
-    metrics = {"judges": [{"name": "j1", "plugin": "paper-gpt"}, {"name": "s", "plugin": "llm"}]}
-    assert paper_tables.judge_presets(metrics) == {"j1": "gpt"}
+    judges = [{"name": "j1", "plugin": "paper-gpt"}, {"name": "s", "plugin": "llm"}]
+    assert paper_tables.judge_presets(judges) == {"j1": "gpt"}
 
 
 @needs_readme

@@ -20,6 +20,7 @@ import pytest
 from eicore_test_support import CLI, echo_args, read_json, read_jsonl
 
 from eicore.data import load_basic
+from eicore.log import Recall
 from eicore.report import recall_row
 from eicore.testing.runs import synthetic_images
 from eicore.types import Call, Completion, Judgment, Response, SampleRecord
@@ -70,7 +71,8 @@ def test_every_run_writes_a_self_contained_report(runs: Runs) -> None:
         assert [s["id"] for s in data["samples"]] == [r.sample.id for r in records]
         metrics = read_json(run_dir / "metrics.json")
         (row,) = data["summary"]
-        assert row["cells"] == recall_row(metrics["recall"]) and row["judge"] == "keyword"
+        assert row["cells"] == recall_row(Recall.from_dict(metrics["recall"]))
+        assert row["judge"] == "keyword"
         assert row["n_scored"] == N and row["ci"] == metrics["recall"]["ci"]
         for sample, record in zip(data["samples"], records, strict=True):
             (result,) = sample["results"]
@@ -150,11 +152,11 @@ def synthetic_records(eibench_dir: Path) -> list[SampleRecord]:
 
 
 def test_a_full_basic_run_report_stays_small(eibench_dir: Path, tmp_path: Path) -> None:
-    from eicore.outputs import write_run
+    from eicore.log.finish import finish
 
     records = synthetic_records(eibench_dir)
     assert len(records) == 1615
-    write_run(tmp_path, records, {"n_samples": 1615}, {})
+    finish(tmp_path, records, complete=True, metrics=[], judges=[], config=None)
     size = (tmp_path / "report.html").stat().st_size
     print(f"report.html for 1,615 samples with one-call traces: {size / 1e6:.2f} MB")
     assert size < 1_500_000

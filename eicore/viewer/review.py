@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from eicore.data import parse_triggers, read_jsonl
-from eicore.outputs import write_jsonl
+from eicore.log.files import write_jsonl
 from eicore.store import dump_json
 from eicore.types import Call, Completion
 from eicore.viewer.page import render_page

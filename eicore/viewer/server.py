@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from eicore.log import read as read_log
 from eicore.viewer.page import render_page
 from eicore.viewer.report import build_payload, image_root_of, report_title
 from eicore.viewer.review import (
@@ -32,7 +33,7 @@ from eicore.viewer.review import (
     review_page,
     save_review,
 )
-from eicore.viewer.runs import ViewerError, load_run
+from eicore.viewer.runs import ViewerError, load_run, run_info
 
 HOST = "127.0.0.1"
 HOST_NAMES = (HOST, "localhost")
@@ -75,10 +76,11 @@ class Site:
 def report_site(run_dirs: Sequence[Path], image_root: Path | None) -> Site:
     """The sample browser of ``run_dirs``, images served from ``image_root`` (default: the
     runs' ``data.image_root``)."""
-    root = image_root or image_root_of([load_run(d) for d in run_dirs])
+    logs = [read_log(d) for d in run_dirs]
+    root = image_root or image_root_of([run_info(log) for log in logs])
     base = IMAGE_PREFIX if root else None
-    payload = build_payload(run_dirs, root, thumbnails=False, image_base=base)
-    page = render_page(payload, report_title(run_dirs)).encode("utf-8")
+    payload = build_payload(logs, root, thumbnails=False, image_base=base)
+    page = render_page(payload, report_title(logs)).encode("utf-8")
     return Site(lambda: page, Path(root) if root else None)
 
 

@@ -19,9 +19,8 @@ from typing import Any
 
 from loguru import logger
 
-from eicore import Judgment, Prompt, Sample
+from eicore import Judge, Judgment, ModelRole, Prompt, Sample
 from eicore.config import ConfigError
-from eicore.judging import ModelJudge
 from eicore.paper import BASIC_JUDGES, JudgePrompt, Place, constant, judge_prompt
 from eicore_metrics.verdicts import PARSE_POLICY, echo_contexts, parse_verdict
 
@@ -50,10 +49,11 @@ def original_after_last_attempt(script: str, root: str | None) -> str:
     return "gpt-eval.py asks again without limit"
 
 
-class PaperJudge(ModelJudge):
+class PaperJudge(Judge):
     """Trigger recall as the paper's judge scripts asked for it."""
 
     config: PaperJudgeConfig
+    asks_model = True
 
     def __init__(self, config: PaperJudgeConfig) -> None:
         super().__init__(config)
@@ -85,7 +85,6 @@ class PaperJudge(ModelJudge):
         ).hexdigest()
         return {
             "plugin": self.name,
-            "model": self.model_identity(),
             "script": self.config.script,
             "sources": basic.sources,
             "prompt_template_sha256": digest,
@@ -97,13 +96,16 @@ class PaperJudge(ModelJudge):
             ),
         }
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
+        if model is None:
+            raise ValueError(f"judge {self.name!r} asks a model: give it its model role")
         prompt = self.prompt(sample, answer)
         contexts = echo_contexts(prompt.messages[-1].text)
         total = len(sample.triggers)
         replies: list[str] = []
         for attempt in range(max(1, self.config.max_attempts)):
-            completion, cached = await self.client.complete(prompt, attempt)
+            completion = await model.complete(prompt, round=attempt)
+            cached = getattr(model, "last_cached", False)  # eicore's roles tell; no wait then
             replies.append(completion.text)
             verdict = parse_verdict(completion.text, total, contexts)
             if verdict is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from eicore import Judge, Judgment, Sample, excerpt
+from eicore import Judge, Judgment, ModelRole, Sample, excerpt
 from eicore_metrics.embeddings import model_version, shared_encoder
 
 DEFAULT_THRESHOLD = 0.62
@@ -137,7 +137,7 @@ class SemanticJudge(Judge):
             "units": "sentences and comma clauses of the answer",
         }
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         return await asyncio.to_thread(self.judge_text, sample.triggers, answer)
 
     def judge_text(self, triggers: Sequence[str], answer: str) -> Judgment:

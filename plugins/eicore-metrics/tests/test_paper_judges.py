@@ -18,7 +18,7 @@ from eicore_metrics.paper_judges import FALLBACK_FLAG, PaperJudge
 from eicore_openai.messages import chat_request
 from omegaconf import OmegaConf
 
-from eicore import Completion, Model, Sample
+from eicore import Completion, Prompt, Sample
 from eicore.eibench import EIBench, EIBenchConfig
 from eicore.plugins import config_node_class, registry
 from eicore.scoring import compose
@@ -183,17 +183,17 @@ def test_decoding_and_attempts_are_the_originals(eibench: Path) -> None:
     assert cfg.judge.max_attempts == last_try.comparators[0].value + 1 == 5  # type: ignore[attr-defined]
 
 
-class Replies(Model):
+class Replies:
+    """A model role replying from a list, one reply per call; records the prompts."""
+
+    accepts_images = False
+
     def __init__(self, replies: list[str]) -> None:
-        super().__init__(None)
         self.replies, self.prompts = replies, []  # type: list[str], list[Prompt]
 
-    def identity(self) -> dict[str, object]:
-        return {"plugin": "replies", "replies": self.replies}
-
-    async def generate(self, prompts: Any) -> list[Completion]:
-        self.prompts.extend(prompts)
-        return [Completion(self.replies[len(self.prompts) - 1]) for _ in prompts]
+    async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion:
+        self.prompts.append(prompt)
+        return Completion(self.replies[len(self.prompts) - 1])
 
 
 def test_after_the_last_attempt_the_original_fallback_is_a_flag_not_a_zero(
@@ -202,9 +202,8 @@ def test_after_the_last_attempt_the_original_fallback_is_a_flag_not_a_zero(
     judge, _ = judge_for("paper-llama3", eibench)
     judge.config.backoff_s = 0.0
     model = Replies(["I cannot tell."] * 5)
-    judge.connect(None, model)
     sample = basic_samples(eibench)[0]
-    judgment = asyncio.run(judge.judge(sample, "an answer"))
+    judgment = asyncio.run(judge.judge(sample, "an answer", model))
     assert (judgment.status, judgment.recalled, judgment.score) == ("unparsed", None, None)
     assert len(model.prompts) == 5
     assert f"{FALLBACK_FLAG} llama3-eval.py records '{{score: 0/1}}'" in judgment.raw
@@ -214,7 +213,6 @@ def test_after_the_last_attempt_the_original_fallback_is_a_flag_not_a_zero(
 
 def test_a_verdict_is_read_and_clipped(eibench: Path) -> None:
     judge, _ = judge_for("paper-gpt", eibench)
-    judge.connect(None, Replies(["Two match. {score: 2/3}"]))
     sample = basic_samples(eibench)[0]
-    judgment = asyncio.run(judge.judge(sample, "an answer"))
+    judgment = asyncio.run(judge.judge(sample, "an answer", Replies(["Two match. {score: 2/3}"])))
     assert (judgment.status, judgment.recalled, judgment.total) == ("ok", 2, len(sample.triggers))

@@ -4,11 +4,13 @@ traced."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from eicore.interfaces import Model
+from eicore.redact import redact
 from eicore.store import CallCache
 from eicore.types import Call, Completion, Prompt
 
@@ -76,7 +78,7 @@ class ModelClient:
         key = self.key(prompt, round)
         if (hit := self.cache.get(key)) is not None:
             self.calls_cached += 1
-            return hit, True
+            return masked(hit), True  # a cache written before a key was known as one
         if key in self._inflight:
             try:
                 completion = await asyncio.shield(self._inflight[key])
@@ -104,17 +106,20 @@ class ModelClient:
         return completion, False
 
     async def _call(self, prompt: Prompt) -> Completion:
+        """One call of the model; its completion masked (:func:`masked`) before anything,
+        the cache included, sees it."""
         try:
             if self.model.max_batch_size > 1:
                 completion = await self._batched(prompt)
             else:
                 async with self._limit:
                     (completion,) = await self.model.generate([prompt])
-        except AnswerError:
+        except AnswerError as exc:
             self.calls_made += 1
+            exc.completion = masked(exc.completion)
             raise
         self.calls_made += 1
-        return completion
+        return masked(completion)
 
     async def _batched(self, prompt: Prompt) -> Completion:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
@@ -151,6 +156,14 @@ class ModelClient:
         if self._worker is not None:
             self._worker.cancel()
         await self.model.aclose()
+
+
+def masked(completion: Completion) -> Completion:
+    """``completion`` with secrets masked in its text: here, where every completion enters
+    eicore (from strategies' roles and judges alike), so a model or proxy echoing a key leaves
+    no piece of it in the cache, a record, a judgment or any file written from them."""
+    text = redact(completion.text)
+    return completion if text == completion.text else dataclasses.replace(completion, text=text)
 
 
 class RoleHandle:

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from eicore import EMOTIONS, Metric, SampleRecord
-from eicore.config import ConfigError
+from eicore import EMOTIONS, ConfigError, Metric, SampleRecord
 from eicore_metrics.embeddings import model_version, shared_encoder
 from eicore_metrics.paper_coherence import PaperCoherence
 from eicore_metrics.recall import judge_names, scored_samples

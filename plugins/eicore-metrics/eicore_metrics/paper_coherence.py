@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from eicore.config import ConfigError
+from eicore import ConfigError
 
 SENTENCIZER = "sentencizer"
 """``spacy_model`` value for spaCy's rule-based sentence splitter (no trained pipeline)."""

@@ -19,9 +19,19 @@ from typing import Any
 
 from loguru import logger
 
-from eicore import Judge, Judgment, ModelRole, Prompt, Sample
-from eicore.config import ConfigError
-from eicore.paper import BASIC_JUDGES, JudgePrompt, Place, constant, judge_prompt
+from eicore import (
+    BASIC_JUDGES,
+    ConfigError,
+    Judge,
+    JudgePrompt,
+    Judgment,
+    ModelRole,
+    Place,
+    Prompt,
+    Sample,
+    constant,
+    judge_prompt,
+)
 from eicore_metrics.verdicts import PARSE_POLICY, echo_contexts, parse_verdict
 
 FALLBACK_FLAG = "[eicore] flag original-after-last-attempt:"

@@ -24,8 +24,8 @@ PARSE_POLICY = (
     'per-trigger JSON {"triggers": [{"n", "verdict", "span"}], "items": [{"n", "supported"}]} '
     "preferred (repaired for single quotes, trailing commas, Python literals; unlisted "
     'triggers missed); then structured {"matched": [i, ...]} (1-based); else the last '
-    "\"score: k/n\" (case, spacing, brackets, markdown and 'k out of n' tolerated; n > 0) not echoed "
-    "from the instruction; else lines '<n>. ... matched|partly|missed'; correct clipped to "
+    "\"score: k/n\" (case, spacing, brackets, markdown and 'k out of n' tolerated; n > 0) not "
+    "echoed from the instruction; else lines '<n>. ... matched|partly|missed'; correct clipped to "
     "[0, true total]; total taken from the ground truth"
 )
 

@@ -5,5 +5,3 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-from eicore.testing.pytest_plugin import eibench  # noqa: E402, F401 - the shared EIBench files

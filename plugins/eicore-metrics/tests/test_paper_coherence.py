@@ -17,8 +17,12 @@ from eicore_metrics.coherence import Coherence, CoherenceConfig  # noqa: E402
 from eicore_metrics.paper_coherence import PaperCoherence  # noqa: E402
 from sklearn.metrics.pairwise import cosine_similarity  # noqa: E402
 
-from eicore import Response, Sample, SampleRecord  # noqa: E402
-from eicore.config import ConfigError  # noqa: E402
+from eicore import (  # noqa: E402
+    ConfigError,  # noqa: E402
+    Response,
+    Sample,
+    SampleRecord,
+)
 
 WORDS = "the man is angry he shouts at a car rain falls on street she smiles".split()
 ANSWER = "The man is angry. He shouts at a car. Rain falls on the street."

@@ -13,9 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eicore import ImagePart, ModelRole, Prompt, Sample, Strategy
-from eicore.config import ConfigError
-from eicore.paper import PROMPTS, Template, answer_prompt, prompt_name
+from eicore import (
+    PROMPTS,
+    ConfigError,
+    ImagePart,
+    ModelRole,
+    Prompt,
+    Sample,
+    Strategy,
+    Template,
+    answer_prompt,
+    prompt_name,
+)
 
 OURS = {
     "none": "",

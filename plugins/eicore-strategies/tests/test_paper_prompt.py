@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 from eicore_strategies.paper import OURS, PaperPrompt, PaperPromptConfig
 
-from eicore import Completion, Prompt, Sample
-from eicore.config import ConfigError
-from eicore.paper import PROMPTS, answer_prompt
+from eicore import PROMPTS, Completion, ConfigError, Prompt, Sample, answer_prompt
 
 CODE = Path(__file__).resolve().parents[3] / ".." / "shared" / "eibench-code"
 pytestmark = pytest.mark.skipif(not (CODE / "SHA256SUMS").is_file(), reason="no eibench-code")

@@ -23,7 +23,7 @@ from eicore.eibench import EIBench, EIBenchConfig
 from eicore.plugins import config_node_class, registry
 from eicore.scoring import compose
 
-CODE = Path(__file__).resolve().parents[3] / ".." / "shared" / "eibench-code"
+CODE = Path(__file__).resolve().parents[1] / ".." / "shared" / "eibench-code"
 pytestmark = pytest.mark.skipif(not (CODE / "SHA256SUMS").is_file(), reason="no eibench-code")
 
 
@@ -79,8 +79,8 @@ def eicore_messages(judge: PaperJudge, model: Any, sample: Sample, answer: str) 
     return json.dumps(request["messages"]).encode()
 
 
-def basic_samples(eibench: Path) -> list[Sample]:
-    return EIBench(EIBenchConfig(root=str(eibench))).load()
+def basic_samples(eibench_dir: Path) -> list[Sample]:
+    return EIBench(EIBenchConfig(root=str(eibench_dir))).load()
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def basic_samples(eibench: Path) -> list[Sample]:
     ],
 )
 def test_every_basic_request_is_byte_identical_to_the_original(
-    preset: str, script: str, messages_at: str, eibench: Path
+    preset: str, script: str, messages_at: str, eibench_dir: Path
 ) -> None:
     tree = original(script)
     main = function(tree, "main")
@@ -106,10 +106,10 @@ def test_every_basic_request_is_byte_identical_to_the_original(
         )  # fmt: skip
         target = ast.Name("messages", ast.Store())
         messages_statement = [ast.fix_missing_locations(ast.Assign([target], call, lineno=1))]
-    gt = json.loads((eibench / "basic_ground_truth.json").read_text(encoding="utf-8"))
-    samples = basic_samples(eibench)
+    gt = json.loads((eibench_dir / "basic_ground_truth.json").read_text(encoding="utf-8"))
+    samples = basic_samples(eibench_dir)
     assert len(samples) == 1615
-    judge, cfg = judge_for(preset, eibench)
+    judge, cfg = judge_for(preset, eibench_dir)
     model = model_config(cfg.judge.model)
     for i, sample in enumerate(samples):
         answer = answer_for(i, sample)
@@ -127,13 +127,13 @@ def test_every_basic_request_is_byte_identical_to_the_original(
     ],
 )
 def test_complex_requests_use_the_complex_scripts_words(
-    preset: str, script: str, eibench: Path
+    preset: str, script: str, eibench_dir: Path
 ) -> None:
     main = function(original(script), "main")
     first, framing = assignments(main, "content")
-    lines = (eibench / "ec_complex.jsonl").read_text(encoding="utf-8").splitlines()
-    samples = EIBench(EIBenchConfig(root=str(eibench), split="complex")).load()
-    judge, cfg = judge_for(preset, eibench)
+    lines = (eibench_dir / "ec_complex.jsonl").read_text(encoding="utf-8").splitlines()
+    samples = EIBench(EIBenchConfig(root=str(eibench_dir), split="complex")).load()
+    judge, cfg = judge_for(preset, eibench_dir)
     for i, (line, sample) in enumerate(zip(lines, samples, strict=True)):
         ((image, inner),) = json.loads(line).items()
         ((question, label),) = inner.items()
@@ -152,7 +152,7 @@ def literal_keywords(tree: ast.Module, function_name: str, call_attr: str) -> di
     return {k.arg: k.value.value for k in call.keywords if isinstance(k.value, ast.Constant)}
 
 
-def test_decoding_and_attempts_are_the_originals(eibench: Path) -> None:
+def test_decoding_and_attempts_are_the_originals(eibench_dir: Path) -> None:
     gpt = original("EIBench/EI_Basic/gpt-eval.py")
     ask = function(gpt, "ask_chatgpt")
     defaults = dict(
@@ -163,13 +163,13 @@ def test_decoding_and_attempts_are_the_originals(eibench: Path) -> None:
     for node in ast.walk(function(gpt, "main")):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ask_chatgpt":
             called = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg == "model"}
-    _, cfg = judge_for("paper-gpt", eibench)
+    _, cfg = judge_for("paper-gpt", eibench_dir)
     assert cfg.judge.model.temperature == defaults["temperature"] == 0.1
     assert cfg.judge.model.max_tokens == defaults["max_tokens"] == 512
     assert cfg.judge.model.name.startswith(called["model"] + "-0")  # a dated snapshot
     llama = original("EIBench/EI_Basic/llama3-eval.py")
     generate = literal_keywords(llama, "main", "generate")
-    _, cfg = judge_for("paper-llama3", eibench)
+    _, cfg = judge_for("paper-llama3", eibench_dir)
     model = cfg.judge.model
     assert (model.temperature, model.top_p, model.max_tokens) == (
         generate["temperature"],
@@ -197,12 +197,12 @@ class Replies:
 
 
 def test_after_the_last_attempt_the_original_fallback_is_a_flag_not_a_zero(
-    eibench: Path,
+    eibench_dir: Path,
 ) -> None:
-    judge, _ = judge_for("paper-llama3", eibench)
+    judge, _ = judge_for("paper-llama3", eibench_dir)
     judge.config.backoff_s = 0.0
     model = Replies(["I cannot tell."] * 5)
-    sample = basic_samples(eibench)[0]
+    sample = basic_samples(eibench_dir)[0]
     judgment = asyncio.run(judge.judge(sample, "an answer", model))
     assert (judgment.status, judgment.recalled, judgment.score) == ("unparsed", None, None)
     assert len(model.prompts) == 5
@@ -211,8 +211,8 @@ def test_after_the_last_attempt_the_original_fallback_is_a_flag_not_a_zero(
     assert judge.describe()["sources"]["system"] == "EIBench/EI_Basic/llama3-eval.py:37"
 
 
-def test_a_verdict_is_read_and_clipped(eibench: Path) -> None:
-    judge, _ = judge_for("paper-gpt", eibench)
-    sample = basic_samples(eibench)[0]
+def test_a_verdict_is_read_and_clipped(eibench_dir: Path) -> None:
+    judge, _ = judge_for("paper-gpt", eibench_dir)
+    sample = basic_samples(eibench_dir)[0]
     judgment = asyncio.run(judge.judge(sample, "an answer", Replies(["Two match. {score: 2/3}"])))
     assert (judgment.status, judgment.recalled, judgment.total) == ("ok", 2, len(sample.triggers))

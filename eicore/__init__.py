@@ -25,6 +25,17 @@ from eicore.interfaces import (
 )
 from eicore.log import Recall, RoleUsage, RunLog
 from eicore.log.api import evaluate, read_run, runs_df
+from eicore.paper import (
+    BASIC_JUDGES,
+    PROMPTS,
+    JudgePrompt,
+    Place,
+    Template,
+    answer_prompt,
+    constant,
+    judge_prompt,
+    prompt_name,
+)
 from eicore.plugins import Registration, build, hookimpl, registered
 from eicore.redact import excerpt
 from eicore.scoring import StoredJudging, stored_judging
@@ -49,6 +60,15 @@ from eicore.types import (
 )
 
 __all__ = [
+    "BASIC_JUDGES",
+    "PROMPTS",
+    "JudgePrompt",
+    "Place",
+    "Template",
+    "answer_prompt",
+    "constant",
+    "judge_prompt",
+    "prompt_name",
     "EMOTIONS",
     "APIModel",
     "APIModelConfig",

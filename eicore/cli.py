@@ -100,11 +100,48 @@ def _redact_sweep_record(path: Path) -> None:
         path.write_text(OmegaConf.to_yaml(OmegaConf.create(redact_tree(tree))), encoding="utf-8")
 
 
+def _print_sweep_jobs(config_name: str, argv: list[str]) -> None:
+    """``-m ... --cfg job``: the composed config of every job the sweep would launch (Hydra
+    itself takes one of the two flags only), with the job's overrides above it."""
+    from hydra import compose, initialize_config_module
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    at = argv.index("--cfg")
+    if argv[at + 1 : at + 2] != ["job"]:
+        raise ConfigError("with -m, --cfg takes `job` only (the composed config of each job)")
+    flags = ("-m", "--multirun")
+    given = [a for i, a in enumerate(argv) if a not in flags and i not in (at, at + 1)]
+    parser = OverridesParser.create()
+    try:
+        with initialize_config_module(config_module="eicore.conf", version_base="1.3"):
+            plain = [o for o in parser.parse_overrides(given) if not o.is_sweep_override()]
+            head = compose(
+                config_name, [str(o.input_line) for o in plain], return_hydra_config=True
+            )
+            params = [f"{k}={v}" for k, v in (head.hydra.sweeper.get("params") or {}).items()]
+            jobs = BasicSweeper.split_arguments(parser.parse_overrides(params + given), None)
+            for number, job in enumerate(job for batch in jobs for job in batch):
+                cfg = compose(config_name, job)
+                print(f"# job {number}: {' '.join(job)}\n{OmegaConf.to_yaml(cfg)}")
+    except HydraException as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     import hydra
 
     _check_overrides(command, argv)
     registry().store_configs()
+    if ("-m" in argv or "--multirun" in argv) and "--cfg" in argv:
+        try:
+            _print_sweep_jobs(config_name, argv)
+        except ConfigError as exc:
+            print(f"eicore {command}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return
     main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
     sys.argv = [f"eicore {command}", *argv]
     main(_task)()
@@ -140,6 +177,10 @@ def score(argv: list[str]) -> None:
     parser.add_argument("--split", choices=("basic", "complex"), help="the predictions' split")
     parser.add_argument("--data-root", help="folder of the EIBench files (default: data.root)")
     parser.add_argument("--out", type=Path, help="where results go (predictions only)")
+    parser.add_argument("--model", help="the model preset that made the predictions (recorded)")
+    parser.add_argument(
+        "--strategy", help="the strategy preset they were made with (recorded; paper-direct…)"
+    )
     args, rest = parser.parse_known_args(argv)
     _check_overrides("score", rest)
     run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
@@ -159,7 +200,8 @@ def score(argv: list[str]) -> None:
         if run_dir is not None:
             out, result = scoring.score_run(run_dir, cfg)
         else:
-            out, result = scoring.score_predictions(args.predictions, cfg, args.out)
+            answered_by = {"model": args.model, "strategy": args.strategy}
+            out, result = scoring.score_predictions(args.predictions, cfg, args.out, answered_by)
     except CLEAN_ERRORS as exc:
         print(f"eicore score: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -24,6 +24,13 @@ FOLDER_EMOTIONS = {
 
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*")
 _REFUSAL = re.compile(r"\b(I'm unable|I am unable|I cannot|I can't|as an AI)\b", re.IGNORECASE)
+_TYPOS = re.compile(
+    r"\b(information of|may caused|can infer to|the angry of|being enjoyment|to be enjoyed"
+    r"|the bay\b|What make the|cause the woman angry)",
+    re.IGNORECASE,
+)
+"""The misspellings of EIBench's complex questions ("information of" for "formation of",
+"the bay" for "the baby", "may caused"...), flagged ``typo`` (docs/data.md lists them)."""
 
 
 class DataError(ValueError):
@@ -61,6 +68,10 @@ def flags_of(question: str, truth: str) -> tuple[str, ...]:
         flags.append("question-is-refusal")
     if question.rstrip().endswith(("'", '"')):
         flags.append("stray-quote")
+    if question.rstrip().endswith("."):
+        flags.append("trailing-period")
+    if _TYPOS.search(question):
+        flags.append("typo")
     if any(
         _NUMBERED.sub("", line).strip() == "" and _NUMBERED.match(line)
         for line in truth.splitlines()
@@ -197,7 +208,7 @@ def _sample(
     triggers = parse_triggers(truth)
     if not triggers:
         raise DataError(f"{where}: empty trigger list for {id!r}")
-    return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth))
+    return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth), truth)
 
 
 def report_defects(samples: Sequence[Sample]) -> None:

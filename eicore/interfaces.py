@@ -22,11 +22,12 @@ from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, Sample
 RUNTIME_FIELDS = frozenset(
     {
         "plugin", "batch_size", "timeout", "max_retries", "concurrency", "api_key_env",
-        "price_input_per_mtok", "price_output_per_mtok",
+        "price_input_per_mtok", "price_output_per_mtok", "paper_root",
     }
 )  # fmt: skip
 """Config fields that change how a model is called (or what it costs), not what it answers:
-left out of cache keys and config hashes."""
+left out of cache keys and config hashes (``paper_root`` only says where the sha256-pinned
+original scripts are read from)."""
 
 
 def _config_fields(config: object) -> dict[str, Any]:

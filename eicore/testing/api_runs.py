@@ -109,8 +109,10 @@ class APIModelRunTests:
 
     def test_answered_samples_are_predicted_and_scored(self, run: Run) -> None:
         assert f"| {self.MODEL} / direct / basic |" in run.result.stdout
-        predicted = read_jsonl(run.run_dir / "predictions.jsonl")
-        assert [next(iter(p)) for p in predicted] == run.images[:2]
+        # one line per sample, in data order: the failed samples' answers are empty
+        predicted = [next(iter(p.items())) for p in read_jsonl(run.run_dir / "predictions.jsonl")]
+        assert [image for image, _ in predicted] == run.images
+        assert [bool(answer) for _, answer in predicted] == [True, True, False, False]
         assert run.metrics["recall"]["n_scored"] == 2
 
     def test_failed_samples_are_recorded_with_the_provider_error_and_the_run_goes_on(

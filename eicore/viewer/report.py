@@ -9,6 +9,7 @@ from typing import Any
 
 from loguru import logger
 
+from eicore import paper_tables
 from eicore.log import RunLog
 from eicore.log import read as read_log
 from eicore.report import COLUMNS
@@ -76,6 +77,7 @@ def build_payload(
         ],
         "columns": list(COLUMNS),
         "summary": summary_rows(runs, labels),
+        "cfsaFootnote": paper_tables.CFSA_FOOTNOTE,
         "plots": plot_uris(plots_folder) if plots_folder else [],
         "imageBase": image_base,
         "samples": samples,

@@ -14,7 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report
 from eicore.calls import ModelClient, RoleHandle
-from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
+from eicore.config import (
+    ConfigError,
+    RunSettings,
+    check_top_level,
+    config_hash,
+    run_settings,
+    snapshot,
+)
 from eicore.data import report_defects, select
 from eicore.interfaces import Dataset, Metric, Strategy
 from eicore.judging import build_judges, describe_judges
@@ -40,6 +47,7 @@ def run_dir_of(cfg: DictConfig) -> Path:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the job ``cfg`` describes; returns its metrics."""
+    check_top_level(cfg)
     settings = run_settings(cfg)
     logs.configure(None, settings.log_level)
     started = time.perf_counter()

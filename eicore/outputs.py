@@ -11,9 +11,10 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from loguru import logger
 from omegaconf import DictConfig
 
-from eicore.store import dump_json, write_atomically
+from eicore.store import StoreError, dump_json, write_atomically
 from eicore.types import Call, SampleRecord, record_to_dict
 from eicore.viewer import write_report
 
@@ -78,7 +79,12 @@ def write_run(
             write_jsonl(path, content)
         else:
             dump_json(path, content)
-    write_report(run_dir, [run_dir])
+    try:
+        write_report(run_dir, [run_dir])
+    except StoreError:
+        raise
+    except Exception as exc:  # the viewer page is a convenience: it never costs a run's results
+        logger.warning("report.html not written: {}: {}", type(exc).__name__, exc)
 
 
 class RunDirectoryCheck(Callback):

@@ -51,10 +51,16 @@ class Components:
     image_root: str | Path | None
 
 
-async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
-    """Run one sample through the strategy and every judge; exceptions become failed records."""
+async def answer_sample(
+    sample: Sample, parts: Components, made: list[str] | None = None
+) -> SampleRecord:
+    """Run one sample through the strategy and every judge; exceptions become failed records.
+
+    ``made`` collects the cache keys of the calls the record counts as made."""
     trace: list[Call] = []
-    handles = {role: RoleHandle(client, role, trace) for role, client in parts.clients.items()}
+    handles = {
+        role: RoleHandle(client, role, trace, made) for role, client in parts.clients.items()
+    }
     try:
         needed = parts.strategy.needs_image(handles)
         image = images.read(parts.image_root, sample.image) if needed else None
@@ -100,6 +106,8 @@ async def run_samples(
 
     ``progress`` is updated as samples finish, so it is accurate even after an interrupt.
     """
+    for client in parts.clients.values():
+        client.ledger = store
     done = store.answered_ids()
     todo = [s for s in samples if s.id not in done]
     progress.skipped = len(samples) - len(todo)
@@ -117,8 +125,9 @@ async def run_samples(
 
     async def worker() -> None:
         for sample in queue:
-            record = await answer_sample(sample, parts)
-            store.put(record)
+            made: list[str] = []
+            record = await answer_sample(sample, parts, made)
+            store.put(record, made)
             if record.status == "answered":
                 progress.answered += 1
             else:

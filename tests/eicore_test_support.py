@@ -113,7 +113,7 @@ class CLI:
     ) -> Result:
         """Run ``eicore *args``; ``expect`` is the exit code to assert (None: don't check)."""
         proc = subprocess.run(
-            [sys.executable, "-c", "from eicore.cli import main; main()", *args],
+            [sys.executable, "-c", "from eicore_entry import main; main()", *args],
             cwd=self.cwd,
             env=self.env(env),
             capture_output=True,

@@ -10,6 +10,7 @@ from typing import Any
 from loguru import logger
 
 from eicore.report import COLUMNS
+from eicore.store import write_atomically
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import RunInfo, distinct_labels, load_records, load_run, summary_rows
 from eicore.viewer.samples import sample_entries
@@ -92,7 +93,5 @@ def write_report(out_dir: Path, run_dirs: Sequence[Path]) -> Path:
     run_dirs = [Path(d) for d in run_dirs]
     payload = build_payload(run_dirs, None, thumbnails=True, plots_folder=Path(out_dir))
     path = Path(out_dir) / REPORT_FILE
-    partial = path.with_suffix(".html.part")
-    partial.write_text(render_page(payload, report_title(run_dirs)), encoding="utf-8")
-    partial.replace(path)
+    write_atomically(path, [render_page(payload, report_title(run_dirs))])
     return path

@@ -83,7 +83,7 @@ class Chain:
     """Per fault: the kill point, what the store and cache held after it, and the calls made."""
 
     def start(self) -> subprocess.Popen[str]:
-        command = [sys.executable, "-c", "from eicore.cli import main; main()", "run", *self.args]
+        command = [sys.executable, "-c", "from eicore_entry import main; main()", "run", *self.args]
         return subprocess.Popen(
             command,
             cwd=self.cli.cwd,

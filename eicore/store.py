@@ -60,6 +60,11 @@ def _hint(exc: BaseException) -> str:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return " (another process holds a write lock on it; wait for it, or stop it)"
+    if "readonly" in text or "unable to open" in text or isinstance(exc, PermissionError):
+        return (
+            " (it cannot be opened for writing: check that it is a file in a folder you may "
+            "write, or point eicore elsewhere: run.cache_dir for the call cache, run.root for runs)"
+        )
     if ("disk" in text and ("full" in text or "i/o" in text)) or isinstance(exc, OSError):
         return " (is the disk full, or the folder not writable?)"
     return ""

@@ -179,6 +179,9 @@ def hydra_message(exc: BaseException) -> str:
             f"; {parent or 'the top level'} has: {', '.join(options)}" if options else ""
         )
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "Available options:" in lines:  # Hydra lists a group's options one a line
+        at = lines.index("Available options:")
+        return f"{'; '.join(lines[:at])}; available: {', '.join(lines[at + 1 :])}"
     if isinstance(cause, Exception) and str(cause).strip():
         lines.append(str(cause).strip().splitlines()[0])
     return "; ".join(dict.fromkeys(lines[:3]))

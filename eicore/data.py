@@ -60,7 +60,8 @@ def _items(line: str) -> list[str]:
     if first is None:
         return [line]
     opening, number, mark = first[1], int(first[2]), first[3]
-    items, start, position = [], 0, first.end()
+    items: list[str] = []
+    start, position = 0, first.end()
     while True:
         after = rf"\s{re.escape(opening)}{number + 1}\s*{re.escape(mark)}(?:\s|$)"
         found = re.compile(after).search(line, position)

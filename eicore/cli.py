@@ -69,8 +69,9 @@ register_resolvers()
 
 
 def _task(cfg: Any) -> Any:
-    """One Hydra job. Every error ends here as one line: exit 2 for a single run; in a sweep the
-    job is recorded as failed (:class:`~eicore.sweeps.JobFailure`) and the other jobs go on."""
+    """One Hydra job. Every error ends here as one line (:func:`error_message`), and so does a
+    run in which no sample was answered (exit 1); in a sweep the job is recorded as failed
+    (:class:`~eicore.sweeps.JobFailure`) and the other jobs go on."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
@@ -86,11 +87,11 @@ def _task(cfg: Any) -> Any:
     try:
         result = evaluate(cfg)
     except Exception as exc:
-        message, _ = error_message(exc)
+        message, status = error_message(exc)
         logger.error("{}", message)
         if multirun:
             return JobFailure(message)
-        raise SystemExit(2) from None
+        raise SystemExit(status) from None
     if result["n_samples"] and not result["n_answered"]:
         message = f"no sample was answered ({result['n_failed']} failed: {result['errors']})"
         logger.error("{}; the errors are in the run's records.jsonl", message)

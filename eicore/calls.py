@@ -1,4 +1,5 @@
-"""How strategies reach models: every call looked up in the cache, batched, and traced."""
+"""How strategies and judges reach models: every call looked up in the cache, batched, and
+traced."""
 
 from __future__ import annotations
 
@@ -181,6 +182,8 @@ class RoleHandle:
         self.made = made if made is not None else []
         """Cache keys of the calls this sample counts as made (for the run store's ledger)."""
         self.accepts_images = client.accepts_images
+        self.last_cached = False
+        """Whether the last completion came from the cache (a judge need not wait to retry)."""
 
     async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion:
         """The completion of ``prompt``; a call answered unusably is traced, then raised."""
@@ -192,6 +195,7 @@ class RoleHandle:
             exc.traced = True
             raise
         self.trace.append(Call(self.role, round, prompt.fingerprint(), completion, cached))
+        self.last_cached = cached
         if not cached and self.client.cache is not None:
             self.made.append(self.client.key(prompt, round))
         return completion

@@ -12,6 +12,7 @@ from typing import Any
 
 from eicore.config import ConfigError, register_resolvers
 from eicore.data import DataError
+from eicore.log import RunLogError
 from eicore.plugins import UnknownComponentError, registry
 from eicore.store import StoreError
 
@@ -62,7 +63,7 @@ commands:
                        delete the call cache (the recovery for a file SQLite cannot read)
 """
 
-CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError)
+CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError, RunLogError)
 """Errors that mean the input or configuration is unusable: one clear line, no traceback."""
 
 register_resolvers()
@@ -75,11 +76,14 @@ def _task(cfg: Any) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
+    from omegaconf import OmegaConf
 
     from eicore import logs
     from eicore.evaluation import evaluate
+    from eicore.redact import keep_secrets_of
     from eicore.sweeps import JobFailure
 
+    keep_secrets_of(OmegaConf.to_container(cfg, resolve=False))  # set in a config file, say
     logs.configure()  # one format for every line, also an error before the run's own settings
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:
@@ -92,8 +96,9 @@ def _task(cfg: Any) -> Any:
         if multirun:
             return JobFailure(message)
         raise SystemExit(status) from None
-    if result["n_samples"] and not result["n_answered"]:
-        message = f"no sample was answered ({result['n_failed']} failed: {result['errors']})"
+    done = result.completeness
+    if done.n_samples and not done.n_answered:
+        message = f"no sample was answered ({done.n_failed} failed: {done.errors})"
         logger.error("{}; the errors are in the run's records.jsonl", message)
         if multirun:
             return JobFailure(message)
@@ -109,12 +114,11 @@ def error_message(exc: BaseException) -> tuple[str, int]:
     from omegaconf.errors import OmegaConfBaseException
 
     from eicore.redact import redact
-    from eicore.rundirs import RunDirError
     from eicore.scaffold import ScaffoldError
 
     if isinstance(exc, HydraException):
         return redact(hydra_message(exc)), 2
-    if isinstance(exc, (*CLEAN_ERRORS, RunDirError, ScaffoldError)):
+    if isinstance(exc, (*CLEAN_ERRORS, ScaffoldError)):
         return redact(str(exc)), 2
     if isinstance(exc, OmegaConfBaseException):
         return redact(str(exc).splitlines()[0]), 2
@@ -207,6 +211,7 @@ def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     if {"-h", "--help"} & set(argv):
         print(command_help(command))
         return
+    _check_overrides(command, argv)
     registry().store_configs()
     main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
     sys.argv = [f"eicore {command}", *null_groups(argv)]
@@ -249,6 +254,17 @@ def command_help(command: str) -> str:
     )  # fmt: skip
 
 
+def _check_overrides(command: str, overrides: list[str]) -> None:
+    """Refuse a key where Hydra would print it (eicore.credentials), in one line."""
+    from eicore.credentials import check_overrides
+
+    try:
+        check_overrides(overrides)
+    except ConfigError as exc:
+        print(f"eicore {command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run(argv: list[str]) -> None:
     _hydra("run", "config", argv)
 
@@ -269,6 +285,7 @@ def score(argv: list[str]) -> None:
     parser.add_argument("--data-root", help="folder of the EIBench files (default: data.root)")
     parser.add_argument("--out", type=Path, help="where results go (predictions only)")
     args, rest = parser.parse_known_args(argv)
+    _check_overrides("score", rest)
     run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
     overrides = [a for a in rest if Path(a) not in run_dirs]
     if len(run_dirs) + (args.predictions is not None) != 1:
@@ -446,6 +463,9 @@ def agreement(argv: list[str]) -> None:
 
 
 def main() -> None:
+    from eicore.threads import cpu_threads
+
+    cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
         print(USAGE)
@@ -468,8 +488,11 @@ def main() -> None:
     if command not in commands:
         print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)
+    from eicore.redact import masked_output
+
     try:
-        commands[command](rest)
+        with masked_output():
+            commands[command](rest)
     except KeyboardInterrupt:
         from eicore_entry import interrupted
 

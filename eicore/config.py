@@ -34,6 +34,9 @@ class RunSettings:
     """Folder of run directories (multiruns go to ``<root>/sweeps``)."""
     concurrency: int = 8
     """Samples in flight at once."""
+    threads: int | None = None
+    """CPU threads for torch and BLAS/OpenMP pools; None: the CPUs this process may use
+    (affinity, cgroup quota, ``SLURM_CPUS_PER_TASK``; :mod:`eicore.threads`)."""
     cache: bool = True
     """Reuse identical model calls from the shared call cache."""
     cache_dir: str | None = None
@@ -81,6 +84,8 @@ def run_settings(cfg: DictConfig) -> RunSettings:
     assert isinstance(settings, RunSettings)
     if settings.concurrency < 1:
         raise ConfigError(f"run.concurrency must be at least 1, got {settings.concurrency}")
+    if settings.threads is not None and settings.threads < 1:
+        raise ConfigError(f"run.threads must be at least 1 (or null), got {settings.threads}")
     level = settings.log_level.upper()
     if level not in LOG_LEVELS:
         raise ConfigError(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+import yaml
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore import logs, report
+from eicore import logs, report, threads
 from eicore.calls import ModelClient, RoleHandle
 from eicore.config import (
     ConfigError,
@@ -23,10 +23,10 @@ from eicore.config import (
     snapshot,
 )
 from eicore.data import report_defects, select
-from eicore.interfaces import Dataset, Metric, Strategy
-from eicore.judging import build_judges, describe_judges
-from eicore.judgments import judgment_files
-from eicore.outputs import run_counts, write_run
+from eicore.interfaces import Dataset, Judge, Metric, Strategy
+from eicore.judging import build_judges, describe_judges, judge_clients
+from eicore.log import Provenance, RunLog
+from eicore.log.finish import finish
 from eicore.plugins import registry
 from eicore.provenance import run_provenance
 from eicore.redact import redact_tree
@@ -45,11 +45,12 @@ def run_dir_of(cfg: DictConfig) -> Path:
     return Path(settings.root) / settings.name
 
 
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Run (or resume) the job ``cfg`` describes; returns its metrics."""
+def evaluate(cfg: DictConfig) -> RunLog:
+    """Run (or resume) the job ``cfg`` describes; returns its run log."""
     check_top_level(cfg)
     settings = run_settings(cfg)
     logs.configure(None, settings.log_level)
+    threads.set_threads(settings.threads)
     started = time.perf_counter()
     reg = registry()
 
@@ -58,14 +59,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     report_defects(samples)
     strategy: Strategy = reg.build("strategy", cfg.strategy)
     metrics = build_metrics(cfg)
+    judges = build_judges(cfg)
     with contextlib.ExitStack() as closing:
         cache = open_call_cache(settings, closing)
-        judges = build_judges(cfg, cache)
-        clients = _clients(cfg, strategy, cache)
+        clients = _clients(cfg, strategy, judges, cache)
         image_root = dataset.config.image_root
-        roles = {role: RoleHandle(client, role, []) for role, client in clients.items()}
+        roles = {role: RoleHandle(clients[role], role, []) for role in strategy.roles}
         if strategy.needs_image(roles) and not image_root:
-            seeing = [role for role, client in clients.items() if client.accepts_images]
+            seeing = [role for role, handle in roles.items() if handle.accepts_images]
             raise ConfigError(
                 f"the {'/'.join(seeing)} model accepts images but data.image_root is not set: "
                 "set it to the folder holding the images"
@@ -76,7 +77,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         store.check_config(config_hash(cfg))
         logs.configure(run_dir, settings.log_level)
         closing.callback(logs.configure, None, settings.log_level)
-        (run_dir / "config.yaml").write_text(snapshot(cfg), encoding="utf-8")
+        config_text = snapshot(cfg)
+        (run_dir / "config.yaml").write_text(config_text, encoding="utf-8")
         logger.info("run {}: {} samples → {}", settings.name, len(samples), run_dir)
         parts = Components(strategy, clients, judges, image_root)
         progress = Progress(total=len(samples))
@@ -85,17 +87,21 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         finally:
             stored = store.records()
             records = [stored[s.id] for s in samples if s.id in stored]
-            counts = run_counts(records, _call_cost(clients))
-            result: dict[str, Any] = {"complete": len(records) == len(samples), **counts}
-            for metric in metrics:
-                result.update(metric.compute(records))
-            result["strategy"] = redact_tree(strategy.describe())
-            result["judges"] = describe_judges(judges)
-            result["provenance"] = run_provenance(cfg, dataset, result["judges"], metrics)
-            files = {**strategy.artifacts(records), **judgment_files(records)}
-            write_run(run_dir, records, result, files)
-            _summarise(cfg, result, progress, clients, time.perf_counter() - started)
-    return result
+            described = describe_judges(judges, clients)
+            log = finish(
+                run_dir,
+                records,
+                complete=len(records) == len(samples),
+                metrics=metrics,
+                judges=described,
+                config=yaml.safe_load(config_text),
+                cost=call_cost(clients),
+                strategy=redact_tree(strategy.describe()),
+                provenance=Provenance.from_dict(run_provenance(cfg, dataset, described, metrics)),
+                files=strategy.artifacts(records),
+            )
+            _summarise(cfg, log, progress, clients, time.perf_counter() - started)
+    return log
 
 
 async def _run_and_close(
@@ -109,7 +115,7 @@ async def _run_and_close(
         await run_samples(samples, parts, store, settings.concurrency, progress, settings.progress)
     finally:
         for client in {id(c): c for c in parts.clients.values()}.values():
-            await client.aclose()
+            await client.aclose()  # judges' models too: their roles are among the clients
         for judge in parts.judges:
             await judge.aclose()
 
@@ -124,9 +130,10 @@ def open_call_cache(settings: RunSettings, closing: contextlib.ExitStack) -> Cal
 
 
 def _clients(
-    cfg: DictConfig, strategy: Strategy, cache: CallCache | None
+    cfg: DictConfig, strategy: Strategy, judges: Sequence[Judge], cache: CallCache | None
 ) -> dict[str, ModelClient]:
-    """One client per distinct model config; roles without their own config use ``model``."""
+    """One client per distinct model config: the strategy's roles (those without their own
+    config use ``model``) and ``judge:<name>`` for each judge that asks a model."""
     reg = registry()
     roles = cfg.get("roles") or {}
     by_config: dict[str, ModelClient] = {}
@@ -137,7 +144,7 @@ def _clients(
         if key not in by_config:
             by_config[key] = ModelClient(reg.build("model", node), cache)
         clients[role] = by_config[key]
-    return clients
+    return {**clients, **judge_clients(judges, cache, by_config)}
 
 
 def build_metrics(cfg: DictConfig) -> list[Metric]:
@@ -149,7 +156,7 @@ def build_metrics(cfg: DictConfig) -> list[Metric]:
     ]
 
 
-def _call_cost(clients: dict[str, ModelClient]) -> Callable[[Call], float | None]:
+def call_cost(clients: dict[str, ModelClient]) -> Callable[[Call], float | None]:
     """A traced call's estimated dollars, priced by the model of its role."""
 
     def cost(call: Call) -> float | None:
@@ -161,7 +168,7 @@ def _call_cost(clients: dict[str, ModelClient]) -> Callable[[Call], float | None
 
 def _summarise(
     cfg: DictConfig,
-    result: dict[str, Any],
+    log: RunLog,
     progress: Progress,
     clients: dict[str, ModelClient],
     seconds: float,
@@ -178,23 +185,31 @@ def _summarise(
         cached,
         seconds,
     )
-    if not result["complete"]:
+    done = log.completeness
+    if not done.complete:
         logger.warning(
             "stopped with {} of {} samples done; run the same command again to resume",
-            result["n_samples"],
+            done.n_samples,
             progress.total,
         )
-    if "recall" in result:
+    if log.recall_by_judge:
         label = (
             f"{cfg.model.plugin} / {cfg.strategy.plugin} / {OmegaConf.select(cfg, 'data.split')}"
         )
-        print(report.run_table(label, result, progress.total))
-    if "cost_usd" in result:
-        cost = result["cost_usd"]
-        unpriced = cost["calls_unpriced"]
+        print(report.run_table(label, log, progress.total))
+    total = log.total_usage
+    if total.cost_usd is not None:
+        unpriced = total.calls_unpriced
         print(
-            f"estimated cost: ${cost['estimated']:.4f} for {cost['calls_priced']} calls"
+            f"estimated cost: ${total.cost_usd:.4f} for {total.calls_priced} calls"
             + (f" ({unpriced} calls without a price)" if unpriced else "")
+            + _by_role(log)
         )
-    if result["n_failed"]:
-        logger.warning("{} samples failed: {}", result["n_failed"], result["errors"])
+    if done.n_failed:
+        logger.warning("{} samples failed: {}", done.n_failed, done.errors)
+
+
+def _by_role(log: RunLog) -> str:
+    """``; answerer $0.0012, judge:llm $0.0003`` when more than one role has a price."""
+    priced = [(r, u.cost_usd) for r, u in log.usage.items() if u.cost_usd is not None]
+    return "; " + ", ".join(f"{r} ${c:.4f}" for r, c in priced) if len(priced) > 1 else ""

@@ -197,6 +197,11 @@ class Strategy(abc.ABC):
 class Judge(abc.ABC):
     """Decides how many of a sample's ground-truth triggers an answer recalls."""
 
+    asks_model: bool = False
+    """Whether the judge asks a model, the one its config's ``model`` node names. The run
+    builds that model and hands it to :meth:`judge` as the role ``judge:<name>``: its calls are
+    cached, traced in the sample's record and counted and costed as a strategy's are."""
+
     def __init__(self, config: Any) -> None:
         self.config = config
 
@@ -209,7 +214,9 @@ class Judge(abc.ABC):
         return _config_fields(self.config) or {"plugin": self.name}
 
     @abc.abstractmethod
-    async def judge(self, sample: Sample, answer: str) -> Judgment: ...
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
+        """The verdict on ``answer``; ``model`` is the judge's model role when it
+        :attr:`asks_model` (None otherwise)."""
 
     async def aclose(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Release what the judge holds; called once at the end of a run."""

@@ -1,62 +1,34 @@
-"""Judges as a run builds them: the ``judge`` and ``judges`` config nodes, and judges that ask a
-model through the run's call cache.
+"""Judges as a run builds them: the ``judge`` and ``judges`` config nodes, and the model roles
+of judges that ask a model.
 
-A judge that needs a model subclasses :class:`ModelJudge`; the run (or ``eicore score``) calls
-:meth:`ModelJudge.connect` with its call cache before judging, so a judge's calls are cached,
-deduplicated and replayed exactly like a strategy's.
+A judge that :attr:`~eicore.interfaces.Judge.asks_model` reaches its model the way a strategy
+does: through a :class:`~eicore.calls.ModelClient` in the role ``judge:<name>``, so its calls
+are cached, deduplicated, replayed, traced in the sample's record, and counted and costed in the
+run's usage.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from eicore.calls import ModelClient
 from eicore.config import ConfigError
-from eicore.interfaces import Judge, Model
+from eicore.interfaces import Judge, ModelRole
 from eicore.plugins import registry
 from eicore.redact import redact_tree
 from eicore.store import CallCache
 from eicore.types import Judgment, Sample
 
+JUDGE_ROLE = "judge:"
+"""Prefix of a judge's model role: ``judge:<name>``."""
 
-class ModelJudge(Judge):
-    """A judge whose config has a ``model`` field holding a model config node."""
 
-    _client: ModelClient | None = None
-
-    def connect(self, cache: CallCache | None, model: Model | None = None) -> None:
-        """Call the judge's model through ``cache`` (None: no caching); the model is built from
-        the config's ``model`` node unless given."""
-        if model is not None:
-            self._client = ModelClient(model, cache)
-            return
-        node = getattr(self.config, "model", None)
-        if not node:
-            raise ConfigError(
-                f"judge {self.name!r} needs a model: add `+model@judge.model=<name>` "
-                "(or `+model@judges.<name>.model=<name>`)"
-            )
-        self._client = ModelClient(registry().build("model", node), cache)
-
-    @property
-    def client(self) -> ModelClient:
-        """The model client; built without a cache if the judge was never connected."""
-        if self._client is None:
-            self.connect(None)
-        assert self._client is not None
-        return self._client
-
-    def model_identity(self) -> dict[str, Any]:
-        identity: dict[str, Any] = redact_tree(self.client.model.identity())
-        return identity
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+def judge_role(judge: Judge) -> str:
+    return JUDGE_ROLE + judge.name
 
 
 class NamedJudge(Judge):
@@ -66,6 +38,7 @@ class NamedJudge(Judge):
         super().__init__(inner.config)
         self.inner = inner
         self._name = name
+        self.asks_model = inner.asks_model
 
     @property
     def name(self) -> str:
@@ -74,15 +47,15 @@ class NamedJudge(Judge):
     def describe(self) -> dict[str, Any]:
         return {**self.inner.describe(), "name": self._name}
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
-        return dataclasses.replace(await self.inner.judge(sample, answer), judge=self._name)
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
+        return dataclasses.replace(await self.inner.judge(sample, answer, model), judge=self._name)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-def build_judges(cfg: DictConfig, cache: CallCache | None) -> list[Judge]:
-    """``judge`` (named by its plugin) then each ``judges.<name>``, connected to ``cache``."""
+def build_judges(cfg: DictConfig) -> list[Judge]:
+    """``judge`` (named by its plugin) then each ``judges.<name>``."""
     reg = registry()
     judges: list[Judge] = [reg.build("judge", cfg.judge)] if cfg.get("judge") else []
     for name, node in (cfg.get("judges") or {}).items():
@@ -90,13 +63,46 @@ def build_judges(cfg: DictConfig, cache: CallCache | None) -> list[Judge]:
     names = [j.name for j in judges]
     if len(set(names)) != len(names):
         raise ConfigError(f"judge names must differ, got {names}: rename a `judges.<name>` entry")
-    for judge in judges:
-        inner = judge.inner if isinstance(judge, NamedJudge) else judge
-        if isinstance(inner, ModelJudge):
-            inner.connect(cache)
     return judges
 
 
-def describe_judges(judges: Sequence[Judge]) -> list[dict[str, Any]]:
-    """What metrics.json records of each judge, secrets masked."""
-    return [{"name": j.name, **redact_tree(j.describe())} for j in judges]
+def judge_clients(
+    judges: Sequence[Judge],
+    cache: CallCache | None,
+    shared: dict[str, ModelClient] | None = None,
+) -> dict[str, ModelClient]:
+    """Role ``judge:<name>`` → the client of that judge's model, for judges that ask one.
+
+    ``shared`` (model config YAML → client) lets a judge use the client of a strategy role with
+    the same model config, so equal prompts are made once.
+    """
+    shared = {} if shared is None else shared
+    clients = {}
+    for judge in judges:
+        if not judge.asks_model:
+            continue
+        node = getattr(judge.config, "model", None)
+        if not node:
+            where = f"judges.{judge.name}" if isinstance(judge, NamedJudge) else "judge"
+            raise ConfigError(
+                f"judge {judge.name!r} needs a model: add `+model@{where}.model=<name>`"
+            )
+        key = OmegaConf.to_yaml(node)
+        if key not in shared:
+            shared[key] = ModelClient(registry().build("model", node), cache)
+        clients[judge_role(judge)] = shared[key]
+    return clients
+
+
+def describe_judges(
+    judges: Sequence[Judge], clients: Mapping[str, ModelClient] | None = None
+) -> list[dict[str, Any]]:
+    """What the run log records of each judge (with its model's identity), secrets masked."""
+    described = []
+    for judge in judges:
+        entry: dict[str, Any] = {"name": judge.name, **redact_tree(judge.describe())}
+        client = (clients or {}).get(judge_role(judge))
+        if client is not None:
+            entry["model"] = redact_tree(client.model.identity())
+        described.append(entry)
+    return described

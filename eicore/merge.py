@@ -4,12 +4,14 @@ same metrics (bootstrap CIs included)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
@@ -17,8 +19,8 @@ from eicore.config import config_hash, identity_tree, snapshot
 from eicore.data import parse_shard, select
 from eicore.evaluation import build_metrics
 from eicore.interfaces import Dataset, Strategy
-from eicore.judgments import judgment_files
-from eicore.outputs import run_counts, write_run
+from eicore.log import Provenance, RoleUsage, RunLog
+from eicore.log.finish import finish
 from eicore.plugins import registry
 from eicore.rundirs import RunDirError, load_run
 from eicore.scoring import stored_records
@@ -33,12 +35,12 @@ class Shard:
     index: int
     count: int
     config: dict[str, Any]
-    metrics: dict[str, Any]
+    log: RunLog
 
 
 def load_shard(path: Path) -> Shard:
     run = load_run(path)
-    if run.config is None or run.metrics is None:
+    if run.config is None or run.log is None:
         raise RunDirError(f"{path}: not a finished run directory (needs config.yaml, metrics.json)")
     shard = (run.config.get("data") or {}).get("shard")
     if not shard:
@@ -49,7 +51,7 @@ def load_shard(path: Path) -> Shard:
             "limit are no partition of one run; subset with data.emotions or data.ids instead"
         )
     index, count = parse_shard(str(shard))
-    return Shard(path, index, count, run.config, run.metrics)
+    return Shard(path, index, count, run.config, run.log)
 
 
 def _unsharded(config: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +92,8 @@ def check_shards(shards: Sequence[Shard]) -> None:
 
 
 def _data_digests(shard: Shard) -> dict[str, str]:
-    files = ((shard.metrics.get("provenance") or {}).get("data") or {}).get("files") or {}
+    provenance = shard.log.provenance
+    files = (provenance.data.get("files") if provenance else None) or {}
     return {name: str(info.get("sha256")) for name, info in files.items()}
 
 
@@ -112,9 +115,9 @@ def _merged_records(shards: Sequence[Shard], cfg: DictConfig) -> tuple[list[Samp
     return records, len(records) == len(samples)
 
 
-def merge(dirs: Sequence[Path], out: Path | None = None) -> tuple[Path, dict[str, Any]]:
+def merge(dirs: Sequence[Path], out: Path | None = None) -> tuple[Path, RunLog]:
     """Merge the shard run directories ``dirs`` into ``out`` (default: beside the first shard,
-    named as the unsharded run would be); returns the directory and its metrics."""
+    named as the unsharded run would be); returns the directory and its log."""
     if not dirs:
         raise RunDirError("give the shard run directories to merge")
     shards = [load_shard(Path(d)) for d in dirs]
@@ -122,7 +125,7 @@ def merge(dirs: Sequence[Path], out: Path | None = None) -> tuple[Path, dict[str
     first = shards[0]
     cfg = OmegaConf.create(_unsharded(first.config))
     digest = config_hash(cfg)
-    old = str(first.metrics.get("provenance", {}).get("config_hash", ""))
+    old = first.log.provenance.config_hash if first.log.provenance else ""
     name = first.path.name
     name = (name[: -len(old)] if old and name.endswith(old) else name + "__") + digest
     OmegaConf.update(cfg, "run.name", name, force_add=True)
@@ -138,39 +141,35 @@ def merge(dirs: Sequence[Path], out: Path | None = None) -> tuple[Path, dict[str
             store.put(record)
     finally:
         store.close()
-    (run_dir / "config.yaml").write_text(snapshot(cfg), encoding="utf-8")
-    result = _metrics(shards, cfg, records, complete, digest)
+    config_text = snapshot(cfg)
+    (run_dir / "config.yaml").write_text(config_text, encoding="utf-8")
     strategy: Strategy = registry().build("strategy", cfg.strategy)
-    write_run(run_dir, records, result, {**strategy.artifacts(records), **judgment_files(records)})
-    return run_dir, result
+    ordered = sorted(shards, key=lambda s: s.index)
+    provenance = first.log.provenance or Provenance("", "")
+    log = finish(
+        run_dir,
+        records,
+        complete=complete,
+        metrics=build_metrics(cfg),
+        judges=first.log.judges,
+        config=yaml.safe_load(config_text),
+        usage=_summed_usage(shards),
+        strategy=first.log.strategy,
+        provenance=dataclasses.replace(
+            provenance,
+            config_hash=digest,
+            config_sha256=hashlib.sha256(config_text.encode()).hexdigest(),
+            merged_from=[str(s.path) for s in ordered],
+        ),
+        files=strategy.artifacts(records),
+    )
+    return run_dir, log
 
 
-def _metrics(
-    shards: Sequence[Shard],
-    cfg: DictConfig,
-    records: Sequence[SampleRecord],
-    complete: bool,
-    digest: str,
-) -> dict[str, Any]:
-    """metrics.json of the merged run: counts and metrics over its records, the shards' costs
-    summed, the first shard's provenance with the merged config's hashes."""
-    first = shards[0].metrics
-    result: dict[str, Any] = {"complete": complete, **run_counts(records)}
-    costs = [s.metrics["cost_usd"] for s in shards if "cost_usd" in s.metrics]
-    if costs:
-        result["cost_usd"] = {
-            "estimated": round(sum(c["estimated"] for c in costs), 6),
-            "calls_priced": sum(c["calls_priced"] for c in costs),
-            "calls_unpriced": sum(c["calls_unpriced"] for c in costs),
-        }
-    for metric in build_metrics(cfg):
-        result.update(metric.compute(records))
-    result["strategy"] = first.get("strategy")
-    result["judges"] = first.get("judges")
-    result["provenance"] = {
-        **(first.get("provenance") or {}),
-        "config_hash": digest,
-        "config_sha256": hashlib.sha256(snapshot(cfg).encode()).hexdigest(),
-        "merged_from": [str(s.path) for s in sorted(shards, key=lambda s: s.index)],
-    }
-    return result
+def _summed_usage(shards: Sequence[Shard]) -> dict[str, RoleUsage]:
+    """Each role's usage over the shards: the calls, tokens and costs each shard's run made."""
+    usage: dict[str, RoleUsage] = {}
+    for shard in shards:
+        for role, used in shard.log.usage.items():
+            usage[role] = usage.get(role, RoleUsage()) + used
+    return usage

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from eicore.log import Recall, RunLog
 from eicore.types import EMOTIONS
 
 COLUMNS = ("Happy", "Angry", "Sad", "Excited", "Overall", "Macro")
@@ -15,24 +15,26 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
-def recall_row(recall: dict[str, Any]) -> list[str]:
-    by_emotion = recall.get("by_emotion") or {}
-    cells = [pct(by_emotion.get(e)) for e in EMOTIONS]
-    return cells + [pct(recall.get("overall")), pct(recall.get("macro"))]
+def recall_row(recall: Recall | None) -> list[str]:
+    """The cells of one recall (``—`` for a run with none)."""
+    if recall is None:
+        return [pct(None)] * len(COLUMNS)
+    cells = [pct(recall.by_emotion.get(e)) for e in EMOTIONS]
+    return cells + [pct(recall.overall), pct(recall.macro)]
 
 
-def judged_row(recalls: Sequence[dict[str, Any]]) -> list[str]:
+def judged_row(recalls: Sequence[Recall | None]) -> list[str]:
     """One row of cells, each the judges' values side by side: ``"54.37 / 52.20"`` (``—`` alone
     when no judge has a value)."""
     columns = zip(*(recall_row(r) for r in recalls), strict=True)
     return [" / ".join(v) if set(v) != {pct(None)} else pct(None) for v in columns]
 
 
-def table(rows: Sequence[tuple[str, dict[str, Any] | Sequence[dict[str, Any]]]]) -> str:
-    """A Markdown table: one row per (label, recall dict or one recall dict per judge), values
-    ×100 with two decimals."""
+def table(rows: Sequence[tuple[str, Recall | Sequence[Recall | None]]]) -> str:
+    """A Markdown table: one row per (label, recall or one recall per judge), values ×100 with
+    two decimals."""
     body = [
-        [label, *(recall_row(r) if isinstance(r, Mapping) else judged_row(r))] for label, r in rows
+        [label, *(recall_row(r) if isinstance(r, Recall) else judged_row(r))] for label, r in rows
     ]
     return markdown(["Run", *COLUMNS], body)
 
@@ -48,22 +50,20 @@ def markdown(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in body)])
 
 
-def judges_caption(result: Mapping[str, Any]) -> str | None:
+def judges_caption(log: RunLog) -> str | None:
     """``"cells: semantic / gpt"`` when a run has several judges, else None."""
-    names = list(result.get("recall_by_judge") or {})
+    names = list(log.recall_by_judge)
     return f"cells: {' / '.join(names)}" if len(names) > 1 else None
 
 
-def run_table(label: str, result: Mapping[str, Any], n_total: int) -> str:
-    """The table of one run's metrics, every judge side by side, with a caption naming them
+def run_table(label: str, log: RunLog, n_total: int) -> str:
+    """The table of one run's recall, every judge side by side, with a caption naming them
     and how many of the ``n_total`` samples each judge scored."""
-    by_judge = result.get("recall_by_judge") or {
-        result["recall"].get("judge", "judge"): result["recall"]
-    }
+    by_judge = log.recall_by_judge
     lines = [table([(label, list(by_judge.values()))])]
-    caption = judges_caption(result)
+    caption = judges_caption(log)
     if caption:
         lines.append(caption)
     for name, recall in by_judge.items():
-        lines.append(f"scored by {name}: {recall['n_scored']} of {n_total} samples")
+        lines.append(f"scored by {name}: {recall.n_scored} of {n_total} samples")
     return "\n".join(lines)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from eicore.log import Provenance, RunLog, RunLogError
+from eicore.log import read as read_log
+from eicore.log.files import METRICS, read_config
 from eicore.store import dump_json
 
 JOBS = ".eicore-job-*.json"
@@ -21,7 +22,7 @@ RUN_FILES = ("metrics.json", "config.yaml", "run.sqlite")
 """Files of which any one makes a folder a run directory."""
 
 
-class RunDirError(ValueError):
+class RunDirError(RunLogError):
     """A directory or file that is not what a report needs; the message names it."""
 
 
@@ -62,18 +63,19 @@ def read_jobs(sweep_dir: Path) -> list[Job]:
 
 @dataclass(frozen=True)
 class RunResult:
-    """One run directory: its config and metrics, or why it has none."""
+    """One job's run directory: its config and run log, or why it has none."""
 
     path: Path
     config: dict[str, Any] | None
-    metrics: dict[str, Any] | None
+    log: RunLog | None
     """None when the run wrote no metrics.json (its job failed or is still running)."""
     error: str | None = None
     overrides: tuple[str, ...] = ()
 
     @property
-    def provenance(self) -> dict[str, Any]:
-        return dict((self.metrics or {}).get("provenance") or {})
+    def provenance(self) -> Provenance:
+        found = self.log.provenance if self.log else None
+        return found or Provenance("", "")
 
     def _override(self, key: str) -> str | None:
         """The value a job's command-line override gave ``key`` (for jobs that wrote nothing)."""
@@ -81,7 +83,7 @@ class RunResult:
         return given[-1] if given else None
 
     def _choice(self, group: str, fallback: str) -> str:
-        chosen = (self.provenance.get("choices") or {}).get(group)
+        chosen = self.provenance.choices.get(group)
         plugin = ((self.config or {}).get(group) or {}).get("plugin")
         return str(chosen or plugin or self._override(group) or fallback)
 
@@ -97,12 +99,12 @@ class RunResult:
     @property
     def split(self) -> str:
         data = (self.config or {}).get("data") or {}
-        split = data.get("split") or self.provenance.get("data", {}).get("split")
+        split = data.get("split") or self.provenance.data.get("split")
         return str(split or self._override("data.split") or "?")
 
     @property
     def complete(self) -> bool:
-        return bool(self.metrics and self.metrics.get("complete"))
+        return bool(self.log and self.log.complete)
 
 
 def _read_json(path: Path) -> Any:
@@ -114,33 +116,18 @@ def _read_json(path: Path) -> Any:
         raise RunDirError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{path}: cannot read ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise RunDirError(f"{path}{where}: malformed YAML") from None
-    if not isinstance(tree, dict):
-        raise RunDirError(f"{path}: expected a mapping (an eicore config.yaml)")
-    return tree
-
-
 def is_run_dir(path: Path) -> bool:
     return any((path / name).is_file() for name in RUN_FILES)
 
 
 def load_run(path: Path, error: str | None = None, overrides: Sequence[str] = ()) -> RunResult:
-    """The run in ``path`` (a job's folder may be empty if the job failed early)."""
-    config = _read_yaml(path / "config.yaml") if (path / "config.yaml").is_file() else None
-    metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else None
-    if metrics is not None and not isinstance(metrics, dict):
-        raise RunDirError(f"{path / 'metrics.json'}: expected a JSON object")
-    if metrics is None and error is None:
+    """The run in ``path``, through the run log reader (a job's folder may be empty if the job
+    failed early)."""
+    log = read_log(path) if (path / METRICS).is_file() else None
+    config = log.config if log else read_config(path) if path.is_dir() else None
+    if log is None and error is None:
         error = "no metrics.json: the run failed or has not finished"
-    return RunResult(path, config, metrics, error, tuple(overrides))
+    return RunResult(path, config, log, error, tuple(overrides))
 
 
 def sweep_runs(sweep_dir: Path) -> list[RunResult]:

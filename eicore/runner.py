@@ -9,6 +9,7 @@ the call cache) stops the run, since no further result could be kept or trusted.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import sys
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from eicore import images
 from eicore.calls import ModelClient, RoleHandle
 from eicore.interfaces import Judge, Strategy
+from eicore.judging import JUDGE_ROLE, judge_role
 from eicore.redact import redact
 from eicore.store import RunStore, StoreError
 from eicore.types import Call, Judgment, Response, Sample, SampleRecord
@@ -46,7 +48,8 @@ class Components:
 
     strategy: Strategy
     clients: Mapping[str, ModelClient]
-    """Role → model client, one entry for each of the strategy's roles."""
+    """Role → model client: one entry for each of the strategy's roles, and ``judge:<name>``
+    for each judge that asks a model."""
     judges: Sequence[Judge]
     image_root: str | Path | None
 
@@ -58,13 +61,16 @@ async def answer_sample(
 
     ``made`` collects the cache keys of the calls the record counts as made."""
     trace: list[Call] = []
-    handles = {
-        role: RoleHandle(client, role, trace, made) for role, client in parts.clients.items()
+    made = made if made is not None else []
+    strategy_roles = {
+        role: RoleHandle(client, role, trace, made)
+        for role, client in parts.clients.items()
+        if not role.startswith(JUDGE_ROLE)
     }
     try:
-        needed = parts.strategy.needs_image(handles)
+        needed = parts.strategy.needs_image(strategy_roles)
         image = images.read(parts.image_root, sample.image) if needed else None
-        text = await parts.strategy.answer(sample, image, handles)
+        text = await parts.strategy.answer(sample, image, strategy_roles)
         if not text.strip():
             raise EmptyAnswerError("the final answer is empty")
     except StoreError:
@@ -73,14 +79,28 @@ async def answer_sample(
         return SampleRecord(
             sample, "failed", Response("", tuple(trace)), (), type(exc).__name__, redact(str(exc))
         )
-    judgments = [await judge_answer(judge, sample, text) for judge in parts.judges]
+    judgments = [
+        await judge_answer(judge, sample, text, parts.clients, made) for judge in parts.judges
+    ]
     return SampleRecord(sample, "answered", Response(text, tuple(trace)), tuple(judgments))
 
 
-async def judge_answer(judge: Judge, sample: Sample, text: str) -> Judgment:
-    """One judge's verdict on an answer; a judge that raises gives an `error` judgment."""
+async def judge_answer(
+    judge: Judge,
+    sample: Sample,
+    text: str,
+    clients: Mapping[str, ModelClient],
+    made: list[str] | None = None,
+) -> Judgment:
+    """One judge's verdict on an answer, with the calls it made to its model (the client of
+    its role ``judge:<name>`` in ``clients``) as its trace; a judge that raises gives an
+    `error` judgment. ``made`` collects the cache keys of the calls it counts as made."""
+    trace: list[Call] = []
+    client = clients.get(judge_role(judge))
+    model = RoleHandle(client, judge_role(judge), trace, made) if client else None
     try:
-        return await judge.judge(sample, text)
+        judgment = await judge.judge(sample, text, model)
+        return dataclasses.replace(judgment, trace=tuple(trace))
     except StoreError:
         raise
     except Exception as exc:
@@ -91,6 +111,7 @@ async def judge_answer(judge: Judge, sample: Sample, text: str) -> Judgment:
             len(sample.triggers),
             "error",
             f"{type(exc).__name__}: {redact(str(exc))}",
+            trace=tuple(trace),
         )
 
 

@@ -13,24 +13,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore import logs, report
+from eicore import logs, report, threads
+from eicore.calls import ModelClient
 from eicore.config import ConfigError, config_hash, run_settings, snapshot
 from eicore.data import DataError, read_jsonl
-from eicore.evaluation import build_metrics, open_call_cache
+from eicore.evaluation import build_metrics, call_cost, open_call_cache
 from eicore.interfaces import Dataset, Judge
-from eicore.judging import build_judges, describe_judges
-from eicore.judgments import judgment_files
-from eicore.outputs import run_counts, write_run
+from eicore.judging import JUDGE_ROLE, build_judges, describe_judges, judge_clients
+from eicore.log import RoleUsage, RunLog, usage_of
+from eicore.log import read as read_log
+from eicore.log.files import METRICS, read_records
+from eicore.log.finish import finish
 from eicore.plugins import registry
 from eicore.redact import MASK, SECRET_FIELD
 from eicore.runner import judge_answer
@@ -104,9 +107,13 @@ def pair_predictions(
 
 
 async def rejudge(
-    records: Sequence[SampleRecord], judges: Sequence[Judge], concurrency: int
+    records: Sequence[SampleRecord],
+    judges: Sequence[Judge],
+    clients: Mapping[str, ModelClient],
+    concurrency: int,
 ) -> list[SampleRecord]:
-    """Each answered record with the judgments of ``judges`` (in place of its old ones)."""
+    """Each answered record with the judgments of ``judges`` (in place of its old ones), each
+    with the calls its judge made through ``clients`` (role → client)."""
     limit = asyncio.Semaphore(concurrency)
 
     async def one(record: SampleRecord) -> SampleRecord:
@@ -114,18 +121,21 @@ async def rejudge(
             return record
         async with limit:
             text = record.response.text
-            judgments = [await judge_answer(j, record.sample, text) for j in judges]
+            judgments = [await judge_answer(j, record.sample, text, clients) for j in judges]
         return dataclasses.replace(record, judgments=tuple(judgments))
 
     try:
         return list(await asyncio.gather(*(one(r) for r in records)))
     finally:
+        for client in {id(c): c for c in clients.values()}.values():
+            await client.aclose()
         for judge in judges:
             await judge.aclose()
 
 
 def stored_records(run_dir: Path) -> list[SampleRecord]:
-    """A run's records in sample order; the run's lock is held while reading."""
+    """A run's records in sample order (records.jsonl's, then any it has not listed yet) from
+    its store, the run's lock held while reading."""
     if not (run_dir / "run.sqlite").is_file():
         raise DataError(f"{run_dir}: no run.sqlite here; is this an eicore run directory?")
     store = RunStore(run_dir)
@@ -133,8 +143,7 @@ def stored_records(run_dir: Path) -> list[SampleRecord]:
         by_id = store.records()
     finally:
         store.close()
-    listed = run_dir / "records.jsonl"
-    order = [r["sample"]["id"] for _, r in read_jsonl(listed, False)] if listed.is_file() else []
+    order = [r.sample.id for r in read_records(run_dir)]
     ids = [i for i in order if i in by_id] + [i for i in by_id if i not in set(order)]
     return [by_id[i] for i in ids]
 
@@ -172,46 +181,64 @@ def score(
     judging: DictConfig,
     out_parent: Path,
     source: dict[str, Any],
-) -> tuple[Path, dict[str, Any]]:
-    """Judge ``records`` with the judges of ``judging``; write ``out_parent/<label>``."""
+    answered_usage: Mapping[str, RoleUsage] | None = None,
+) -> tuple[Path, RunLog]:
+    """Judge ``records`` with the judges of ``judging``; write ``out_parent/<label>``.
+
+    The log's usage holds the judges' calls made now, and the answers' calls as the run that
+    made them counted and priced them (``answered_usage``; else as their traces count them).
+    """
     settings = run_settings(cfg)
     logs.configure(None, settings.log_level)
+    threads.set_threads(settings.threads)
     metrics = build_metrics(cfg)
+    judges = build_judges(judging)
+    if not judges:
+        raise ConfigError("no judge to score with: give `judge=<name>`")
     with contextlib.ExitStack() as closing:
         cache = open_call_cache(settings, closing)
-        judges = build_judges(judging, cache)
-        if not judges:
-            raise ConfigError("no judge to score with: give `judge=<name>`")
+        clients = judge_clients(judges, cache)
         label = "+".join(j.name for j in judges) + "__" + config_hash(judging)
         out = out_parent / label
         out.mkdir(parents=True, exist_ok=True)
         logs.configure(out, settings.log_level)
         closing.callback(logs.configure, None, settings.log_level)
-        (out / "config.yaml").write_text(snapshot(judging), encoding="utf-8")
-        described = describe_judges(judges)
-        judged = asyncio.run(rejudge(records, judges, settings.concurrency))
-    result: dict[str, Any] = {"complete": bool(source.get("complete", True)), **run_counts(judged)}
-    for metric in metrics:
-        result.update(metric.compute(judged))
-    result["judges"] = described
-    result["source"] = source
-    write_run(out, judged, result, judgment_files(judged))
-    logger.info("scored {} answers → {}", sum(r.status == "answered" for r in judged), out)
-    return out, result
+        config_text = snapshot(judging)
+        (out / "config.yaml").write_text(config_text, encoding="utf-8")
+        described = describe_judges(judges, clients)
+        judged = asyncio.run(rejudge(records, judges, clients, settings.concurrency))
+        usage = usage_of(judged, call_cost(clients))
+        for role, ran in (answered_usage or {}).items():
+            usage[role] = ran  # the answers' calls were made (and priced) by the run
+        log = finish(
+            out,
+            judged,
+            complete=bool(source.get("complete", True)),
+            metrics=metrics,
+            judges=described,
+            config=yaml.safe_load(config_text),
+            usage=usage,
+            source=source,
+        )
+    logger.info("scored {} answers → {}", log.completeness.n_answered, out)
+    return out, log
 
 
-def score_run(run_dir: Path, cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
+def score_run(run_dir: Path, cfg: DictConfig) -> tuple[Path, RunLog]:
     """Re-judge a run directory's stored answers into ``<run>/scores/<label>``."""
     records = stored_records(run_dir)
-    source = {"run_dir": str(run_dir), "complete": True}
-    metrics_file = run_dir / "metrics.json"
-    if metrics_file.is_file():
-        ran = json.loads(metrics_file.read_text(encoding="utf-8"))
-        source.update(complete=ran.get("complete", True), provenance=ran.get("provenance"))
-    return score(cfg, records, judges_config(cfg, run_dir), run_dir / "scores", source)
+    source: dict[str, Any] = {"run_dir": str(run_dir), "complete": True}
+    ran_usage = None
+    if (run_dir / METRICS).is_file():
+        ran = read_log(run_dir)
+        provenance = ran.provenance.to_dict() if ran.provenance else None
+        source.update(complete=ran.complete, provenance=provenance)
+        ran_usage = {r: u for r, u in ran.usage.items() if not r.startswith(JUDGE_ROLE)}
+    judging = judges_config(cfg, run_dir)
+    return score(cfg, records, judging, run_dir / "scores", source, ran_usage)
 
 
-def score_predictions(path: Path, cfg: DictConfig, out: Path | None) -> tuple[Path, dict[str, Any]]:
+def score_predictions(path: Path, cfg: DictConfig, out: Path | None) -> tuple[Path, RunLog]:
     """Judge an EIBench-shaped predictions file against ``cfg.data``."""
     dataset: Dataset = registry().build("dataset", cfg.data)
     samples = dataset.load()
@@ -230,10 +257,18 @@ def score_predictions(path: Path, cfg: DictConfig, out: Path | None) -> tuple[Pa
     return score(cfg, records, judges_config(cfg, None), parent, source)
 
 
-def summary(result: dict[str, Any], label: str) -> str:
-    """The printed table with how many samples were scored of how many there are."""
-    n_data = result["source"].get("n_data_samples", result["n_samples"])
-    lines = [report.run_table(label, result, n_data)]
-    if not result["complete"]:
+def summary(log: RunLog, label: str) -> str:
+    """The printed table with how many samples were scored of how many there are, and what the
+    judges' calls cost."""
+    n_data = (log.source or {}).get("n_data_samples", log.completeness.n_samples)
+    lines = [report.run_table(label, log, n_data)]
+    for role, usage in log.usage.items():
+        if role.startswith(JUDGE_ROLE):
+            cost = "" if usage.cost_usd is None else f", ${usage.cost_usd:.4f}"
+            lines.append(
+                f"{role}: {usage.calls_made} calls made, {usage.calls_cached} cached, "
+                f"{usage.input_tokens}+{usage.output_tokens} tokens{cost}"
+            )
+    if not log.complete:
         lines.append("INCOMPLETE: see `source` in metrics.json for what is missing")
     return "\n".join(lines)

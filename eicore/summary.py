@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from eicore import report
 from eicore.config import identity_tree
+from eicore.log import Recall
 from eicore.provenance import digest, judge_ids
 from eicore.rundirs import RunResult
 from eicore.types import EMOTIONS
@@ -46,16 +47,14 @@ class Row:
     def judges(self) -> list[str]:
         return list(dict.fromkeys(j for run in self.runs.values() for j in _by_judge(run)))
 
-    def recall(self, split: str, judge: str) -> dict[str, Any]:
+    def recall(self, split: str, judge: str) -> Recall | None:
         run = self.runs.get(split)
-        return _by_judge(run).get(judge, {}) if run else {}
+        return _by_judge(run).get(judge) if run else None
 
     def value(self, split: str, judge: str, cell: str) -> tuple[float | None, list[float] | None]:
         """A cell's recall and bootstrap CI (``cell``: an emotion, ``overall`` or ``macro``)."""
         r = self.recall(split, judge)
-        if cell in ("overall", "macro"):
-            return r.get(cell), r.get("ci" if cell == "overall" else "ci_macro")
-        return (r.get("by_emotion") or {}).get(cell), (r.get("ci_by_emotion") or {}).get(cell)
+        return r.value(cell) if r else (None, None)
 
 
 @dataclass
@@ -72,12 +71,17 @@ class Summary:
     files: list[Path] = field(default_factory=list)
 
 
-def _by_judge(run: RunResult | None) -> dict[str, dict[str, Any]]:
-    metrics = (run.metrics if run else None) or {}
-    if metrics.get("recall_by_judge"):
-        return dict(metrics["recall_by_judge"])
-    recall = metrics.get("recall")
-    return {str(recall.get("judge", "judge")): recall} if recall and recall.get("n_scored") else {}
+def _by_judge(run: RunResult | None) -> dict[str, Recall]:
+    """Each judge's recall in the run; a lone recall that scored nothing (a run without
+    judges) is none."""
+    found = run.log.recall_by_judge if run and run.log else {}
+    if len(found) == 1 and not next(iter(found.values())).n_scored and not run_judges(run):
+        return {}
+    return found
+
+
+def run_judges(run: RunResult | None) -> list[str]:
+    return [str(j.get("name")) for j in run.log.judges] if run and run.log else []
 
 
 def _variant(run: RunResult) -> dict[str, Any]:
@@ -118,7 +122,7 @@ def build_rows(runs: Sequence[RunResult]) -> tuple[list[Row], list[str]]:
     variants: dict[tuple[str, str, str], dict[str, str]] = {}
     warnings = []
     for run in runs:
-        if run.metrics is None:
+        if run.log is None:
             continue
         variant = _variant(run)
         key = (run.setting, run.model, digest(variant))
@@ -157,10 +161,9 @@ def _label_variants(
 def _cells(row: Row, judges: Sequence[str]) -> list[str]:
     basic = report.judged_row([row.recall("basic", j) for j in judges])
     complex_ = report.judged_row([row.recall("complex", j) for j in judges])[4]
-    failed = sum(int((r.metrics or {}).get("n_failed", 0)) for r in row.runs.values())
+    failed = sum(r.log.completeness.n_failed for r in row.runs.values() if r.log)
     unparsed = [
-        str(sum(int(row.recall(split, j).get("n_unjudged", 0)) for split in row.runs))
-        for j in judges
+        str(sum(r.n_unjudged for split in row.runs if (r := row.recall(split, j)))) for j in judges
     ]
     return [*basic, complex_, str(failed), " / ".join(unparsed)]
 
@@ -184,13 +187,13 @@ def comparability(runs: Sequence[RunResult]) -> list[str]:
         found.setdefault(what, {}).setdefault(value, []).append(run.path.name)
 
     for run in runs:
-        if run.metrics is None:
+        if run.log is None:
             continue
         p = run.provenance
-        note("eicore version", str(p.get("eicore")), run)
-        for name, info in ((p.get("data") or {}).get("files") or {}).items():
+        note("eicore version", str(p.eicore), run)
+        for name, info in (p.data.get("files") or {}).items():
             note(f"data file {name} (sha256)", str(info.get("sha256")), run)
-        ids = p.get("judges") or judge_ids(run.metrics.get("judges") or [])
+        ids = p.judges or judge_ids(run.log.judges)
         note("judges", ", ".join(sorted(j["name"] for j in ids)) or "none", run)
         for judge in ids:
             note(f"judge {judge['name']} (id)", str(judge["id"]), run)
@@ -210,20 +213,20 @@ def provenance_lines(runs: Sequence[RunResult]) -> list[str]:
         seen.setdefault(what, {})[value] = None
 
     for run in runs:
-        p = run.provenance
-        if not p:
+        if run.log is None or run.log.provenance is None:
             continue
-        add("eicore", str(p.get("eicore")))
-        git = p.get("git")
+        p = run.log.provenance
+        add("eicore", str(p.eicore))
+        git = p.git
         add("git", f"{git['commit'][:12]}{' (dirty)' if git['dirty'] else ''}" if git else "—")
-        for name, version in (p.get("plugins") or {}).items():
+        for name, version in p.plugins.items():
             add("plugins", f"{name} {version}")
-        for name, info in ((p.get("data") or {}).get("files") or {}).items():
+        for name, info in (p.data.get("files") or {}).items():
             add("data", f"{name} {str(info.get('sha256'))[:16]}")
-        for judge in p.get("judges") or []:
+        for judge in p.judges:
             prompt = judge.get("prompt_sha256")
             add("judges", f"{judge['id']}" + (f" prompt {prompt[:12]}" if prompt else ""))
-        for path, seed in (p.get("seeds") or {}).items():
+        for path, seed in p.seeds.items():
             add("seeds", f"{path}={seed}")
     return [f"- {what}: {'; '.join(values)}" for what, values in seen.items()]
 
@@ -247,7 +250,7 @@ def to_markdown(
     lines += ["", report.markdown(HEADER, table_rows(summary_rows, judges)), ""]
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
-    failed = [r for r in runs if r.metrics is None]
+    failed = [r for r in runs if r.log is None]
     if failed:
         lines += ["## Jobs without results", ""]
         for run in failed:
@@ -255,10 +258,9 @@ def to_markdown(
             lines.append(f"- FAILED `{run.path}`{given}: {run.error}")
         lines.append("")
     listed = [
-        [row.setting, row.model, split, str(run.metrics.get("n_samples")),
-         "yes" if run.complete else "no", str(run.provenance.get("config_hash", "—")),
-         str(run.path)]
-        for row in summary_rows for split, run in sorted(row.runs.items()) if run.metrics
+        [row.setting, row.model, split, str(run.log.completeness.n_samples),
+         "yes" if run.complete else "no", run.provenance.config_hash or "—", str(run.path)]
+        for row in summary_rows for split, run in sorted(row.runs.items()) if run.log
     ]  # fmt: skip
     header = ["Setting", "Model", "Split", "Samples", "Complete", "Config", "Directory"]
     lines += ["## Runs", "", report.markdown(header, listed), ""]
@@ -280,7 +282,7 @@ def to_csv(rows: Sequence[Row], runs: Sequence[RunResult]) -> str:
                     if row.value(split, judge, cell)[0] is not None:
                         writer.writerow(_csv_line(row, run, judge, cell))
     for run in runs:
-        if run.metrics is None:
+        if run.log is None:
             writer.writerow(
                 {
                     "setting": run.setting,
@@ -297,7 +299,6 @@ def to_csv(rows: Sequence[Row], runs: Sequence[RunResult]) -> str:
 def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]:
     recall = row.recall(run.split, judge)
     value, ci = row.value(run.split, judge, cell)
-    whole = cell in ("overall", "macro")
     return {
         "setting": row.setting,
         "model": row.model,
@@ -307,12 +308,12 @@ def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]
         "recall": _num(value),
         "ci_low": _num(ci[0] if ci else None),
         "ci_high": _num(ci[1] if ci else None),
-        "n": recall.get("n_scored") if whole else (recall.get("n_by_emotion") or {}).get(cell),
-        "n_failed": (run.metrics or {}).get("n_failed"),
-        "n_unjudged": recall.get("n_unjudged"),
+        "n": recall.n(cell) if recall else None,
+        "n_failed": run.log.completeness.n_failed if run.log else None,
+        "n_unjudged": recall.n_unjudged if recall else None,
         "complete": run.complete,
         "status": "ok",
-        "config_hash": run.provenance.get("config_hash"),
+        "config_hash": run.provenance.config_hash or None,
         "run_dir": str(run.path),
     }
 
@@ -353,13 +354,13 @@ def summarise(runs: Sequence[RunResult]) -> Summary:
     rows, duplicates = build_rows(runs)
     judges = list(dict.fromkeys(j for row in rows for j in row.judges()))
     unfinished = [
-        f"{run.path} is unfinished ({run.metrics.get('n_samples')} samples so far)"
+        f"{run.path} is unfinished ({run.log.completeness.n_samples} samples so far)"
         for row in rows
         for run in row.runs.values()
-        if run.metrics and not run.complete
+        if run.log and not run.complete
     ]
     warnings = [*comparability(runs), *duplicates, *unfinished]
-    failed = [r for r in runs if r.metrics is None]
+    failed = [r for r in runs if r.log is None]
     return Summary(rows, judges, warnings, failed, to_markdown(rows, judges, runs, warnings))
 
 
@@ -381,6 +382,6 @@ def write_summary(out_dir: Path, runs: Sequence[RunResult]) -> Summary:
         (out_dir / name).write_text(text, encoding="utf-8")
         summary.files.append(out_dir / name)
     summary.files += write_plots(out_dir, summary.rows, summary.judges)
-    finished = [run.path for run in runs if run.metrics is not None]
+    finished = [run.log for run in runs if run.log is not None]
     summary.files.append(write_report(out_dir, finished))
     return summary

@@ -131,6 +131,8 @@ class Judgment:
     raw: str = ""
     matched: tuple[int, ...] = ()
     """Indices of the recalled triggers, where the judge can tell."""
+    trace: tuple[Call, ...] = ()
+    """The judge's model calls for this verdict (role ``judge:<name>``), set by the run."""
 
     @property
     def score(self) -> float | None:
@@ -153,6 +155,12 @@ class SampleRecord:
     judgments: tuple[Judgment, ...] = ()
     error_type: str | None = None
     error: str | None = None
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """Every model call the sample took: the strategy's, then each judge's."""
+        answered = self.response.trace if self.response else ()
+        return answered + tuple(c for j in self.judgments for c in j.trace)
 
 
 def record_to_dict(record: SampleRecord) -> dict[str, Any]:
@@ -184,11 +192,11 @@ def record_from_dict(data: dict[str, Any]) -> SampleRecord:
     response = None
     if data["response"] is not None:
         r = data["response"]
-        trace = tuple(
-            Call(**{**c, "completion": Completion(**c["completion"])}) for c in r["trace"]
-        )
-        response = Response(text=r["text"], trace=trace)
-    judgments = tuple(Judgment(**{**j, "matched": tuple(j["matched"])}) for j in data["judgments"])
+        response = Response(text=r["text"], trace=_calls(r["trace"]))
+    judgments = tuple(
+        Judgment(**{**j, "matched": tuple(j["matched"]), "trace": _calls(j.get("trace", ()))})
+        for j in data["judgments"]
+    )
     return SampleRecord(
         sample=sample,
         status=data["status"],
@@ -197,3 +205,7 @@ def record_from_dict(data: dict[str, Any]) -> SampleRecord:
         error_type=data["error_type"],
         error=data["error"],
     )
+
+
+def _calls(rows: Any) -> tuple[Call, ...]:
+    return tuple(Call(**{**c, "completion": Completion(**c["completion"])}) for c in rows)

@@ -172,3 +172,20 @@ def key_words(text: str, min_length: int = 5) -> set[str]:
 def keyword_recalled(answer: str, triggers: Sequence[str]) -> list[int]:
     said = key_words(answer)
     return [i for i, t in enumerate(triggers) if said & key_words(t)]
+
+
+def fragments(secret: str, size: int = 8) -> set[str]:
+    """Every piece of ``size`` consecutive characters of ``secret``."""
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
+
+
+def leaks(secret: str, *folders: Path, texts: tuple[str, ...] = ()) -> list[str]:
+    """Files under ``folders`` and texts holding any 8 consecutive characters of ``secret``."""
+    parts = fragments(secret)
+    found = [
+        str(p)
+        for folder in folders
+        for p in folder.rglob("*")
+        if p.is_file() and any(f.encode() in p.read_bytes() for f in parts)
+    ]
+    return found + [t[:80] for t in texts if any(f in t for f in parts)]

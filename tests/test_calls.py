@@ -5,13 +5,14 @@ once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eicore import Completion, Model, Prompt, RefusalError, Sample
 from eicore.calls import ModelClient
-from eicore.outputs import run_counts
+from eicore.log import Completeness, RunLog, usage_of
 from eicore.plugins import registry
 from eicore.runner import Components, answer_sample
 from eicore.store import CallCache
@@ -65,6 +66,11 @@ def cost(call: Call) -> float | None:
     return RefusingModel().cost(call.completion)
 
 
+def summary_of(records: list[SampleRecord], cost: Callable[[Call], float | None]) -> Any:
+    """metrics.json's counts of ``records``, each call made priced by ``cost``."""
+    return RunLog(Completeness.of(records, True), usage_of(records, cost), {}).summary()
+
+
 def test_a_refused_call_is_traced_with_its_usage_and_counted(tmp_path: Path) -> None:
     samples = [sample(1, "Why is he angry?"), sample(2, "Why is he angry about the fire?")]
     answered, refused = answer_all(samples, RefusingModel(), CallCache(tmp_path / "calls.sqlite"))
@@ -75,7 +81,7 @@ def test_a_refused_call_is_traced_with_its_usage_and_counted(tmp_path: Path) -> 
     (call,) = refused.response.trace
     assert (call.role, call.cached, call.completion.finish_reason) == ("answerer", False, "refusal")
     assert (call.completion.input_tokens, call.completion.output_tokens) == (300, 12)
-    counts = run_counts([answered, refused], cost)
+    counts = summary_of([answered, refused], cost)
     assert counts["tokens"] == {"input": 500, "output": 17}
     assert (counts["calls_made"], counts["calls_cached"]) == (2, 0)
     assert counts["cost_usd"]["estimated"] == round((500 * 2 + 17 * 10) / 1e6, 6)
@@ -91,7 +97,7 @@ def test_a_refusal_shared_in_flight_counts_once_and_is_never_cached(tmp_path: Pa
     assert [r.error_type for r in records] == ["RefusalError", "RefusalError"]
     traces = [r.response.trace for r in records if r.response is not None]
     assert [[c.cached for c in t] for t in traces] == [[False], [True]]
-    counts = run_counts(records, cost)
+    counts = summary_of(records, cost)
     assert (counts["calls_made"], counts["calls_cached"]) == (1, 1)
     assert counts["cost_usd"] == {"estimated": 0.00072, "calls_priced": 1, "calls_unpriced": 0}
     again = RefusingModel()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json
 
+from eicore.log.schema import from_summary
 from eicore.rundirs import RunResult
 from eicore.summary import build_rows
 
@@ -82,7 +83,8 @@ def test_a_component_holding_the_runs_data_shares_one_row_across_splits() -> Non
             "strategy": {"plugin": "direct", "persona": persona},
         }
         recall = {"judge": "semantic", "overall": 0.1, "n_scored": 3}
-        return RunResult(Path(f"/runs/{split}-{persona}"), config, {"recall": recall})
+        log = from_summary({"recall": recall})
+        return RunResult(Path(f"/runs/{split}-{persona}"), config, log)
 
     rows, warnings = build_rows([run("basic"), run("complex")])
     assert [(r.model, sorted(r.runs)) for r in rows] == [("question-prior", ["basic", "complex"])]

@@ -17,6 +17,7 @@ from eicore_test_support import (
 )
 
 from eicore.data import load_basic, load_complex
+from eicore.log import Recall
 from eicore.report import table
 
 LLM_JUDGE = (
@@ -94,8 +95,8 @@ def test_judges_with_one_name_are_refused(cli: CLI, eibench_dir: Path, tmp_path:
 
 
 def test_table_cells_hold_one_value_per_judge() -> None:
-    a = {"overall": 0.5, "macro": 0.25, "by_emotion": {"happy": 0.5}}
-    b = {"overall": 0.125, "macro": None, "by_emotion": {"happy": 0.75}}
+    a = Recall("a", 0.5, 0.25, {"happy": 0.5})
+    b = Recall("b", 0.125, None, {"happy": 0.75})
     _, _, row = table([("run", [a, b])]).splitlines()
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells == ["run", "50.00 / 75.00", "—", "—", "—", "50.00 / 12.50", "25.00 / —"]

@@ -20,6 +20,7 @@ import pytest
 from eicore_test_support import CLI, echo_args, read_json, read_jsonl
 
 from eicore.data import load_basic
+from eicore.log import Recall
 from eicore.report import recall_row
 from eicore.testing.runs import synthetic_images
 from eicore.types import Call, Completion, Judgment, Response, SampleRecord
@@ -70,7 +71,8 @@ def test_every_run_writes_a_self_contained_report(runs: Runs) -> None:
         assert [s["id"] for s in data["samples"]] == [r.sample.id for r in records]
         metrics = read_json(run_dir / "metrics.json")
         (row,) = data["summary"]
-        assert row["cells"] == recall_row(metrics["recall"]) and row["judge"] == "keyword"
+        assert row["cells"] == recall_row(Recall.from_dict(metrics["recall"]))
+        assert row["judge"] == "keyword"
         assert row["n_scored"] == N and row["ci"] == metrics["recall"]["ci"]
         for sample, record in zip(data["samples"], records, strict=True):
             (result,) = sample["results"]
@@ -150,11 +152,11 @@ def synthetic_records(eibench_dir: Path) -> list[SampleRecord]:
 
 
 def test_a_full_basic_run_report_stays_small(eibench_dir: Path, tmp_path: Path) -> None:
-    from eicore.outputs import write_run
+    from eicore.log.finish import finish
 
     records = synthetic_records(eibench_dir)
     assert len(records) == 1615
-    write_run(tmp_path, records, {"n_samples": 1615}, {})
+    finish(tmp_path, records, complete=True, metrics=[], judges=[], config=None)
     size = (tmp_path / "report.html").stat().st_size
     print(f"report.html for 1,615 samples with one-call traces: {size / 1e6:.2f} MB")
     assert size < 1_500_000
@@ -192,11 +194,18 @@ def serve() -> Iterator[Callable[..., ViewerServer]]:
         server.server_close()
 
 
-def request(server: ViewerServer, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+def request(
+    server: ViewerServer,
+    method: str,
+    path: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     """A raw request: the path goes out exactly as given (no client-side normalisation)."""
     conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
     payload = None if body is None else json.dumps(body).encode()
-    conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    conn.request(method, path, body=payload, headers=sent)
     response = conn.getresponse()
     result = response.status, response.read()
     conn.close()
@@ -263,6 +272,7 @@ def test_review_saves_refined_ground_truth_and_ratings(
     assert all(i["saved"] is None for i in data["items"])  # nothing preselected
     assert len(data["items"][0]["trace"]) == 11 and data["items"][0]["phases"]["general"]
     assert request(server, "GET", "/image/joy/b.png")[0] == 200  # the run's data.image_root
+    token = {"X-Eicore-Token": data["token"]}  # what the page sends with every save
 
     bad = {
         "rating": ({"image": "anger/a.jpg", "triggers": ["x"], "rating": 6}, "rating must be"),
@@ -273,12 +283,12 @@ def test_review_saves_refined_ground_truth_and_ratings(
         "triggers": ({"image": "anger/a.jpg", "triggers": "x", "rating": 3}, "list of strings"),
     }
     for name, (payload, message) in bad.items():
-        status, body = request(server, "POST", "/api/review", payload)
+        status, body = request(server, "POST", "/api/review", payload, token)
         assert status == 400 and message in body.decode(), name
     assert not (run_dir / "reviews").exists()
 
     edited = {"image": "joy/b.png", "triggers": ["a kite", "  friends\nlaughing ", ""], "rating": 4}
-    status, body = request(server, "POST", "/api/review", edited)
+    status, body = request(server, "POST", "/api/review", edited, token)
     assert status == 200, body
     assert json.loads(body) == {
         "saved": {"triggers": ["a kite", "friends laughing"], "rating": 4},
@@ -293,7 +303,7 @@ def test_review_saves_refined_ground_truth_and_ratings(
     ]
     # every trigger deleted: the image leaves the refined data, its rating stays
     status, _ = request(
-        server, "POST", "/api/review", {"image": "anger/a.jpg", "triggers": [], "rating": 0}
+        server, "POST", "/api/review", {"image": "anger/a.jpg", "triggers": [], "rating": 0}, token
     )
     assert status == 200
     assert [r["rating"] for r in read_jsonl(folder / "ratings.jsonl")] == [0, 4]  # the run's order

@@ -9,10 +9,12 @@ from typing import Any
 
 from loguru import logger
 
+from eicore.log import RunLog
+from eicore.log import read as read_log
 from eicore.report import COLUMNS
 from eicore.store import write_atomically
 from eicore.viewer.page import render_page
-from eicore.viewer.runs import RunInfo, distinct_labels, load_records, load_run, summary_rows
+from eicore.viewer.runs import RunInfo, distinct_labels, run_info, summary_rows
 from eicore.viewer.samples import sample_entries
 from eicore.viewer.thumbnails import thumbnail_uri
 
@@ -42,21 +44,21 @@ def image_root_of(runs: Sequence[RunInfo]) -> str | None:
 
 
 def build_payload(
-    run_dirs: Sequence[Path],
+    logs: Sequence[RunLog],
     image_root: str | Path | None,
     thumbnails: bool,
     image_base: str | None = None,
     plots_folder: Path | None = None,
 ) -> dict[str, Any]:
-    """The viewer's data for ``run_dirs``: runs, summary rows, plots and samples.
+    """The viewer's data for the runs of ``logs``: runs, summary rows, plots and samples.
 
     ``image_root``: where images are (default: the runs' ``data.image_root``);
     ``thumbnails``: embed a small JPEG of each image found there;
     ``image_base``: the URL prefix full-size images are served from (``eicore view``).
     """
-    runs = [load_run(d) for d in run_dirs]
+    runs = [run_info(log) for log in logs]
     labels = distinct_labels(runs)
-    samples = sample_entries([load_records(d) for d in run_dirs])
+    samples = sample_entries([log.samples for log in logs])
     image_root = image_root or image_root_of(runs)
     if thumbnails and image_root is not None:
         for sample in samples:
@@ -66,7 +68,7 @@ def build_payload(
         "runs": [
             {
                 "label": label,
-                "dir": run.dir.name,
+                "dir": run.name,
                 "model": run.model,
                 "strategy": run.strategy,
                 "split": run.split,
@@ -81,17 +83,18 @@ def build_payload(
     }
 
 
-def report_title(run_dirs: Sequence[Path]) -> str:
-    if len(run_dirs) == 1:
-        return f"eicore run {run_dirs[0].name}"
-    return f"eicore: {len(run_dirs)} runs"
+def report_title(logs: Sequence[RunLog]) -> str:
+    if len(logs) == 1:
+        return f"eicore run {logs[0].dir.name if logs[0].dir else ''}".rstrip()
+    return f"eicore: {len(logs)} runs"
 
 
-def write_report(out_dir: Path, run_dirs: Sequence[Path]) -> Path:
-    """Write ``out_dir/report.html``: one self-contained page for ``run_dirs`` (with thumbnails
-    from their image root when it is readable, and the PNG plots found in ``out_dir``)."""
-    run_dirs = [Path(d) for d in run_dirs]
-    payload = build_payload(run_dirs, None, thumbnails=True, plots_folder=Path(out_dir))
+def write_report(out_dir: Path, runs: Sequence[RunLog | Path]) -> Path:
+    """Write ``out_dir/report.html``: one self-contained page for ``runs`` (logs in memory, or
+    run directories read through the run log reader), with thumbnails from their image root
+    when it is readable, and the PNG plots found in ``out_dir``."""
+    logs = [r if isinstance(r, RunLog) else read_log(Path(r)) for r in runs]
+    payload = build_payload(logs, None, thumbnails=True, plots_folder=Path(out_dir))
     path = Path(out_dir) / REPORT_FILE
-    write_atomically(path, [render_page(payload, report_title(run_dirs))])
+    write_atomically(path, [render_page(payload, report_title(logs))])
     return path

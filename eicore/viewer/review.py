@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from eicore.data import parse_triggers, read_jsonl
-from eicore.outputs import write_jsonl
+from eicore.log.files import write_jsonl
 from eicore.store import dump_json
 from eicore.types import Call, Completion
 from eicore.viewer.page import render_page
@@ -181,9 +181,12 @@ def save_review(
     return reviews
 
 
-def review_payload(run_dir: Path, reviewer: str, image_root: str | Path | None) -> dict[str, Any]:
+def review_payload(
+    run_dir: Path, reviewer: str, image_root: str | Path | None, token: str
+) -> dict[str, Any]:
     """The viewer's data in review mode: every annotated image with the reviewer's saved
-    verdict, if any (nothing else is preselected). Images come from the server's ``/image/``."""
+    verdict, if any (nothing else is preselected). Images come from the server's ``/image/``;
+    ``token`` is the server session's, which the page sends with every save."""
     annotations = load_annotations(run_dir)
     saved = load_reviews(run_dir, reviewer)
     items = []
@@ -206,12 +209,13 @@ def review_payload(run_dir: Path, reviewer: str, image_root: str | Path | None) 
         "reviewer": reviewer,
         "imageBase": "/image/" if image_root else None,
         "saveUrl": "/api/review",
+        "token": token,
         "items": items,
     }
 
 
-def review_page(run_dir: Path, reviewer: str, image_root: str | Path | None) -> str:
+def review_page(run_dir: Path, reviewer: str, image_root: str | Path | None, token: str) -> str:
     """The review page for ``reviewer``; images are served from ``image_root`` when set."""
     return render_page(
-        review_payload(run_dir, reviewer, image_root), f"eicore review: {run_dir.name}"
+        review_payload(run_dir, reviewer, image_root, token), f"eicore review: {run_dir.name}"
     )

@@ -1,4 +1,5 @@
-"""The viewer's per-sample data: each sample once, with every run's answer, judgments and trace."""
+"""The viewer's per-sample data: each sample once, with every run's answer, judgments and trace
+(the strategy's calls, then the judges')."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def result_entry(record: SampleRecord) -> dict[str, Any]:
         "answer": response.text if response else None,
         "error": f"{record.error_type}: {record.error}" if record.error_type else record.error,
         "judgments": [judgment_entry(j) for j in record.judgments],
-        "trace": [call_entry(c) for c in response.trace] if response else [],
+        "trace": [call_entry(c) for c in record.calls],
     }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from eicore_test_support import CLI, Result, only_run_dir, read_json, read_jsonl
+from eicore_test_support import CLI, Result, leaks, only_run_dir, read_json, read_jsonl
 
 from eicore.data import DataConfig, load_basic, select
 from eicore.testing.fake_api import FakeAPI, Received, Reply
@@ -83,22 +83,6 @@ class FaultPlan:
         if fault.persistent:
             return fault.replies[0]()
         return fault.replies[attempt - 1]() if attempt <= len(fault.replies) else ANSWER
-
-
-def fragments(secret: str, size: int = 8) -> set[str]:
-    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
-
-
-def leaks(secret: str, *folders: Path, texts: tuple[str, ...] = ()) -> list[str]:
-    """Files under ``folders`` and texts holding any 8 consecutive characters of ``secret``."""
-    parts = fragments(secret)
-    found = [
-        str(p)
-        for folder in folders
-        for p in folder.rglob("*")
-        if p.is_file() and any(f.encode() in p.read_bytes() for f in parts)
-    ]
-    return found + [t[:80] for t in texts if any(f in t for f in parts)]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from eicore_test_support import CLI, TESTS, only_run_dir, read_json, read_jsonl
 
 from eicore.calls import ModelClient
 from eicore.data import DataError, load_basic, load_complex
-from eicore.outputs import write_run
+from eicore.log.finish import finish
 from eicore.plugins import registry
 from eicore.runner import Components, Progress, run_samples
 from eicore.store import RunStore
@@ -142,7 +142,7 @@ def test_a_one_megabyte_answer_is_stored_whole(tmp_path: Path) -> None:
     parts = Components(strategy, {"answerer": client}, [], None)
     asyncio.run(run_samples([sample], parts, store, 1, Progress(1), show_progress=False))
     records = list(store.records().values())
-    write_run(tmp_path / "run", records, {}, {})
+    finish(tmp_path / "run", records, complete=True, metrics=[], judges=[], config=None)
     store.close()
     assert records[0].status == "answered" and records[0].response.text == huge  # type: ignore[union-attr]
     assert read_jsonl(tmp_path / "run" / "predictions.jsonl") == [{sample.image: huge}]

@@ -45,9 +45,10 @@ def run(tmp_path: Path) -> tuple[dict[str, object], Counter[str], RunStore]:
     cache = CallCache(tmp_path / "calls.sqlite")
     answerer = ScriptedModel(ScriptedConfig(vision=False))
     judge = LLMJudge(LLMJudgeConfig(max_attempts=3, backoff_s=0.0))
-    judge.connect(cache, ScriptedModel(ScriptedConfig(replies=REPLIES, log=str(judge_log))))
+    judging = ScriptedModel(ScriptedConfig(replies=REPLIES, log=str(judge_log)))
     strategy = registry().build("strategy", {"plugin": "direct"})
-    parts = Components(strategy, {"answerer": ModelClient(answerer, cache)}, [judge], None)
+    clients = {"answerer": ModelClient(answerer, cache), "judge:llm": ModelClient(judging, cache)}
+    parts = Components(strategy, clients, [judge], None)
     store = RunStore(tmp_path / "run")
     chosen = samples()
     asyncio.run(run_samples(chosen, parts, store, 4, Progress(len(chosen)), show_progress=False))

@@ -247,6 +247,14 @@ function qaList(pairs) {
   return el("dl", { class: "qa" }, pairs.map(([q, a]) => [el("dt", {}, q), el("dd", {}, el("pre", { text: a }))]));
 }
 
+// Every write goes through here: the server refuses a write without its session's token.
+function post(data, url, body) {
+  return fetch(url, {
+    method: "POST", headers: { "Content-Type": "application/json", "X-Eicore-Token": data.token },
+    body: JSON.stringify(body),
+  });
+}
+
 function reviewItem(data, item, n, progress) {
   const list = el("ol", { class: "edit-triggers" });
   const addTrigger = (text) => {
@@ -272,10 +280,7 @@ function reviewItem(data, item, n, progress) {
     status.className = "save-status";
     status.textContent = "saving…";
     try {
-      const response = await fetch(data.saveUrl, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ image: item.image, triggers, rating: Number(chosen.value) }),
-      });
+      const response = await post(data, data.saveUrl, { image: item.image, triggers, rating: Number(chosen.value) });
       const text = await response.text();
       if (!response.ok) throw new Error(text);
       const saved = JSON.parse(text);

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from eicore import Completion, Model, Prompt
+from eicore import Completion, Model, Prompt, cpu_threads
 from eicore_hf import chat
 from eicore_hf.config import HFConfig, check
 from eicore_hf.loading import (
@@ -110,6 +110,7 @@ class HFModel(Model):
 
         with self._lock:
             loaded = self.load()
+            cpu_threads()  # on the thread that runs torch: its pool follows the run's CPUs
             started = time.perf_counter()
             inputs = self.encode(loaded, prompts)
             if self.config.temperature > 0 and self.config.seed is not None:
@@ -131,6 +132,7 @@ class HFModel(Model):
             if self._load_error is not None:
                 raise ModelLoadError(self._load_error)
             try:
+                cpu_threads()  # before torch loads: the OpenMP/BLAS pools read it then
                 self._loaded = self._load_now()
             except Exception as exc:
                 reason = (

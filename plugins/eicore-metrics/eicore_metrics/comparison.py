@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
-from eicore import EMOTIONS
-from eicore.types import SampleRecord, record_from_dict
+from eicore import EMOTIONS, SampleRecord, read_run
 from eicore_metrics.recall import judge_names, scored_samples
 from eicore_metrics.statistics import Bootstrap, paired_difference
 
 
 def load_records(run_dir: Path) -> list[SampleRecord]:
-    """The records of a run directory (or of a re-score folder under ``<run>/scores``)."""
-    path = run_dir / "records.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; give a run directory")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [record_from_dict(json.loads(line)) for line in lines if line.strip()]
+    """The records of a run directory (or of a re-score folder under ``<run>/scores``), through
+    eicore's run log reader."""
+    if not (run_dir / "records.jsonl").is_file():
+        raise FileNotFoundError(f"{run_dir / 'records.jsonl'}: not found; give a run directory")
+    return read_run(run_dir).samples
 
 
 def compare_runs(a: Path, b: Path, judge: str | None, boot: Bootstrap) -> dict[str, Any]:

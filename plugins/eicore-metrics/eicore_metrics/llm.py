@@ -1,10 +1,11 @@
 """The ``llm`` judge: EIBench's judge done right — any registered model reads the answer and the
 numbered ground-truth triggers and replies ``{score: correct/total}`` with an explanation.
 
-Calls go through the run's call cache (``eicore.judging.ModelJudge``). A reply without a
-readable verdict is asked again, up to ``max_attempts`` times with exponential backoff; each
-attempt is its own cache round, so a re-score replays the same sequence. Then the judgment is
-``unparsed``: excluded from means and counted, never a made-up score.
+The run hands the judge its model as the role ``judge:<name>`` (``Judge.asks_model``): calls
+are cached, traced in the sample's record and counted and costed like a strategy's. A reply
+without a readable verdict is asked again, up to ``max_attempts`` times with exponential
+backoff; each attempt is its own cache round, so a re-score replays the same sequence. Then the
+judgment is ``unparsed``: excluded from means and counted, never a made-up score.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from typing import Any
 
 from loguru import logger
 
-from eicore import Judgment, Prompt, Sample
-from eicore.judging import ModelJudge
+from eicore import Judge, Judgment, ModelRole, Prompt, Sample
 from eicore_metrics.verdicts import PARSE_POLICY, Verdict, echo_contexts, parse_verdict
 
 TEMPLATE = """\
@@ -69,10 +69,11 @@ def numbered(triggers: tuple[str, ...]) -> str:
     return "\n".join(f"{i}. {t}" for i, t in enumerate(triggers, start=1))
 
 
-class LLMJudge(ModelJudge):
+class LLMJudge(Judge):
     """Trigger recall as a language model judges it."""
 
     config: LLMJudgeConfig
+    asks_model = True
 
     @property
     def name(self) -> str:
@@ -89,7 +90,6 @@ class LLMJudge(ModelJudge):
         c = self.config
         return {
             "plugin": self.name,
-            "model": self.model_identity(),
             "prompt_template_sha256": self.template_sha256(),
             "include_question": c.include_question,
             "structured": c.structured,
@@ -114,13 +114,16 @@ class LLMJudge(ModelJudge):
             format=c.structured_template if c.structured else "",
         )
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
+        if model is None:
+            raise ValueError(f"judge {self.name!r} asks a model: give it its model role")
         text = self.prompt_text(sample, answer)
         contexts = echo_contexts(text)
         total = len(sample.triggers)
         replies: list[str] = []
         for attempt in range(max(1, self.config.max_attempts)):
-            completion, cached = await self.client.complete(Prompt.user(text), attempt)
+            completion = await model.complete(Prompt.user(text), round=attempt)
+            cached = getattr(model, "last_cached", False)  # eicore's roles tell; no wait then
             replies.append(completion.text)
             verdict = parse_verdict(completion.text, total, contexts)
             if verdict is not None:

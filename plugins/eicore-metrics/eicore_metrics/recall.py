@@ -11,7 +11,7 @@ from itertools import combinations
 from statistics import fmean
 from typing import Any
 
-from eicore import EMOTIONS, Metric, SampleRecord
+from eicore import EMOTIONS, Metric, Recall, SampleRecord
 from eicore_metrics.statistics import Bootstrap, agreement, macro_ci, mean_ci
 
 
@@ -100,8 +100,9 @@ def judge_agreement(
 
 
 class TriggerRecall(Metric):
-    """``recall`` in metrics.json for the run's first judge; ``recall_by_judge`` for each, and
-    ``judge_agreement`` for every pair of judges."""
+    """``recall`` (a :class:`eicore.Recall`) for the run's first judge, ``recall_by_judge`` for
+    each, and ``judge_agreement`` for every pair of judges. The core's tables, plots and viewer
+    show the typed recalls, whatever the keys."""
 
     config: TriggerRecallConfig
 
@@ -111,10 +112,10 @@ class TriggerRecall(Metric):
     def compute(self, records: Sequence[SampleRecord]) -> dict[str, Any]:
         judges = judge_names(records)
         if not judges:
-            return {"recall": {"overall": None, "macro": None, "by_emotion": {}, "n_scored": 0}}
+            return {"recall": Recall("judge", None, None)}
         c = self.config
         boot = Bootstrap(c.resamples, c.seed, c.level)
-        by_judge = {name: recall_summary(records, name, boot) for name in judges}
+        by_judge = {name: Recall.from_dict(recall_summary(records, name, boot)) for name in judges}
         result: dict[str, Any] = {"recall": by_judge[judges[0]], "recall_by_judge": by_judge}
         if len(judges) > 1:
             result["judge_agreement"] = [

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from eicore import Judge, Judgment, Sample
+from eicore import Judge, Judgment, ModelRole, Sample, excerpt
 from eicore_metrics.embeddings import model_version, shared_encoder
 
 DEFAULT_THRESHOLD = 0.62
@@ -97,15 +97,11 @@ def best_matches(triggers: Sequence[str], units: Sequence[str]) -> list[Match]:
     ]
 
 
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def explain(matches: Sequence[Match], threshold: float) -> str:
     """One line per trigger: recalled or not, the cosine, the trigger and its best unit."""
     return "\n".join(
-        f"[{'x' if m.cosine >= threshold else ' '}] {m.cosine:.2f} {_shorten(m.trigger)}"
-        f" ~ {_shorten(m.unit)!r}"
+        f"[{'x' if m.cosine >= threshold else ' '}] {m.cosine:.2f} {excerpt(m.trigger, 80)}"
+        f" ~ {excerpt(m.unit, 80)!r}"
         for m in matches
     )
 
@@ -141,7 +137,7 @@ class SemanticJudge(Judge):
             "units": "sentences and comma clauses of the answer",
         }
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         return await asyncio.to_thread(self.judge_text, sample.triggers, answer)
 
     def judge_text(self, triggers: Sequence[str], answer: str) -> Judgment:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 
-from eicore import Completion, Model, Prompt, Sample
+from eicore import Completion, Judgment, Model, ModelRole, Prompt, Sample
+from eicore.calls import ModelClient, RoleHandle
+from eicore.judging import describe_judges, judge_clients
 from eicore.plugins import Registry
 from eicore.store import CallCache
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
@@ -37,9 +39,18 @@ class Sequenced(Model):
         return [Completion(self.replies[len(self.prompts) - 1]) for _ in prompts]
 
 
-def judge_with(model: Model, cache: CallCache | None = None, **settings: object) -> LLMJudge:
-    judge = LLMJudge(LLMJudgeConfig(backoff_s=0.0, **settings))  # type: ignore[arg-type]
-    judge.connect(cache, model)
+class RoledJudge(LLMJudge):
+    """The llm judge with its model role bound, as a run hands it over (role ``judge:llm``)."""
+
+    role: RoleHandle
+
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
+        return await super().judge(sample, answer, model or self.role)
+
+
+def judge_with(model: Model, cache: CallCache | None = None, **settings: object) -> RoledJudge:
+    judge = RoledJudge(LLMJudgeConfig(backoff_s=0.0, **settings))  # type: ignore[arg-type]
+    judge.role = RoleHandle(ModelClient(model, cache), "judge:llm", [])
     return judge
 
 
@@ -103,7 +114,8 @@ def test_replies_are_cached_per_attempt(tmp_path: Path) -> None:
 
 
 def test_describe_records_model_template_and_policy() -> None:
-    described = judge_with(ScriptedModel(ScriptedConfig())).describe()
+    judge = judge_with(ScriptedModel(ScriptedConfig()))
+    (described,) = describe_judges([judge], {"judge:llm": judge.role.client})
     assert described["model"]["plugin"] == "ScriptedModel"
     assert len(described["prompt_template_sha256"]) == 64
     assert "last" in described["parse_policy"] and described["include_question"] is False
@@ -115,4 +127,14 @@ def test_a_judge_without_a_model_fails_clearly() -> None:
 
     judge = Registry().build("judge", {"plugin": "llm"})
     with pytest.raises(ConfigError, match=r"\+model@judge.model"):
-        judge.connect(None)
+        judge_clients([judge], None)
+
+
+def test_the_judges_calls_are_traced_in_its_role() -> None:
+    judge = judge_with(Sequenced(["no verdict", "{score: 1/3}"]), max_attempts=2)
+    judgment = asyncio.run(judge.judge(SAMPLE, "a"))
+    assert judgment.recalled == 1
+    assert [(c.role, c.round, c.cached) for c in judge.role.trace] == [
+        ("judge:llm", 0, False),
+        ("judge:llm", 1, False),
+    ]

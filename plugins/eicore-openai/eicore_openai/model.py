@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt, RefusalError
+from eicore import APIModel, Completion, Prompt, RefusalError, excerpt
 from eicore.credentials import api_key
 from eicore_openai.config import OpenAIConfig
 from eicore_openai.messages import chat_request
@@ -71,7 +71,7 @@ def completion_of(response: Any, latency_s: float) -> Completion:
         choice = response["choices"][0]
         message, finish = choice["message"], choice.get("finish_reason")
     except (TypeError, KeyError, IndexError):
-        raise ValueError(f"not a chat completion: {str(response)[:300]}") from None
+        raise ValueError(f"not a chat completion: {excerpt(str(response), 300)}") from None
     refusal = message.get("refusal")
     usage = response.get("usage") or {}
     completion = Completion(

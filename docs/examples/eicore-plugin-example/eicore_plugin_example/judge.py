@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eicore import Judge, Judgment, Sample
+from eicore import Judge, Judgment, ModelRole, Sample
 
 
 @dataclass
@@ -16,7 +16,7 @@ class VerbatimConfig:
 class Verbatim(Judge):
     config: VerbatimConfig
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         def fold(text: str) -> str:
             return text if self.config.case_sensitive else text.casefold()
 

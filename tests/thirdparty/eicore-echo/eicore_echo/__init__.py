@@ -12,7 +12,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eicore import Completion, Judge, Judgment, Model, Prompt, Sample, hookimpl
+from eicore import Completion, Judge, Judgment, Model, ModelRole, Prompt, Sample, hookimpl
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 
 WORD = re.compile(r"[A-Za-z]+")
@@ -138,7 +138,7 @@ class Keyword(Judge):
 
     config: KeywordConfig
 
-    async def judge(self, sample: Sample, answer: str) -> Judgment:
+    async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         said = set(key_words(answer, self.config.min_length))
         matched = tuple(
             i

@@ -130,19 +130,19 @@ def test_the_report_is_written_even_when_building_it_fails(
     the failure is a warning."""
     from loguru import logger
 
-    from eicore import outputs
+    from eicore.log import finish as finishing
 
     def broken(*args: object) -> None:
         raise RuntimeError("a bug in the viewer")
 
-    monkeypatch.setattr(outputs, "write_report", broken)
+    monkeypatch.setattr(finishing, "write_report", broken)
     warnings: list[str] = []
     sink = logger.add(lambda m: warnings.append(str(m)), level="WARNING")
     try:
-        outputs.write_run(tmp_path, [], {"n_samples": 0}, {})
+        finishing.finish(tmp_path, [], complete=True, metrics=[], judges=[], config=None)
     finally:
         logger.remove(sink)
-    assert read_json(tmp_path / "metrics.json") == {"n_samples": 0}
+    assert read_json(tmp_path / "metrics.json")["n_samples"] == 0
     assert any("report.html not written: RuntimeError: a bug in the viewer" in w for w in warnings)
 
 
@@ -267,7 +267,7 @@ def test_a_call_made_by_a_killed_process_is_counted_as_made_by_the_rerun(tmp_pat
     import asyncio
 
     from eicore.calls import ModelClient
-    from eicore.outputs import run_counts
+    from eicore.log import usage_of
     from eicore.plugins import registry
     from eicore.runner import Components, Progress, run_samples
     from eicore.store import CallCache, RunStore
@@ -292,18 +292,21 @@ def test_a_call_made_by_a_killed_process_is_counted_as_made_by_the_rerun(tmp_pat
             store.close()
         return client
 
+    def made(store: RunStore) -> int:
+        return sum(u.calls_made for u in usage_of(list(store.records().values())).values())
+
     with pytest.raises(Killed):
         invocation(DiesBeforeSaving(tmp_path / "run"))
     rerun = invocation(RunStore(tmp_path / "run"))
     assert (rerun.calls_made, rerun.calls_cached) == (0, 0)  # this process called nothing
     store = RunStore(tmp_path / "run")
-    assert run_counts(list(store.records().values()))["calls_made"] == 1
+    assert made(store) == 1
     store.close()
     store = RunStore(tmp_path / "run")
     store.db.execute("DELETE FROM records")  # the sample again, as after a failure
     store.close()
     invocation(RunStore(tmp_path / "run"))
     store = RunStore(tmp_path / "run")
-    assert run_counts(list(store.records().values()))["calls_made"] == 0  # counted once, above
+    assert made(store) == 0  # counted once, above
     store.close()
     cache.close()

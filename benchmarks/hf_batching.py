@@ -56,14 +56,13 @@ def timed_run(overrides: list[str], samples: int) -> tuple[float, float]:
     with initialize_config_module("eicore.conf", version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     started = time.perf_counter()
-    result = evaluate(cfg)
+    log = evaluate(cfg)
     seconds = time.perf_counter() - started
-    unexpected = {k: n for k, n in result["errors"].items() if k != "EmptyAnswerError"}
-    if unexpected or result["n_samples"] != samples:
-        raise SystemExit(
-            f"benchmark run failed: {result['n_samples']} samples, errors {unexpected}"
-        )
-    return samples / seconds, result["tokens"]["output"] / samples
+    done = log.completeness
+    unexpected = {k: n for k, n in done.errors.items() if k != "EmptyAnswerError"}
+    if unexpected or done.n_samples != samples:
+        raise SystemExit(f"benchmark run failed: {done.n_samples} samples, errors {unexpected}")
+    return samples / seconds, log.total_usage.output_tokens / samples
 
 
 def main() -> None:

@@ -197,7 +197,8 @@ def hooks_page() -> str:
     out = ["# Hook and API reference", "", markdown_of(hookspecs.__doc__), "", "## Hooks"]
     for name, function in vars(hookspecs).items():
         if inspect.isfunction(function) and hasattr(function, "eicore_spec"):
-            out += ["", f"### `{name}{inspect.signature(function)}`", ""]
+            signature = str(inspect.signature(function)).replace("'", "")
+            out += ["", f"### `{name}{signature}`", ""]
             out += [markdown_of(function.__doc__)]
     out += [
         "",
@@ -227,9 +228,9 @@ def eicore_help(*args: str) -> str:
 
 
 def cli_page() -> str:
-    from eicore.cli import USAGE
+    from eicore.cli import usage
 
-    commands = list(dict.fromkeys(re.findall(r"^  ([a-z][\w-]*)", USAGE, re.MULTILINE)))
+    commands = list(dict.fromkeys(re.findall(r"^  ([a-z][\w-]*)", usage(), re.MULTILINE)))
     with ThreadPoolExecutor(max_workers=4) as pool:
         helps = list(pool.map(lambda c: eicore_help(c, "--help"), commands))
     out = ["# Command-line reference", "", "```", eicore_help("--help"), "```"]

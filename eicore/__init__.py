@@ -1,18 +1,36 @@
 """eicore: evaluate why multimodal models think people feel what they feel (EIBench, CFSA).
 
-The public API for plugin authors: the ``hookimpl`` marker, the records, and the base classes.
+The public API for plugin authors: the ``hookimpl`` marker and the hooks' ``Register``, the
+records, the base classes, the errors a plugin raises for bad input, and the helpers it needs
+from the core; for notebooks: :func:`evaluate`, :func:`read_run`, :func:`runs_df` and the typed
+run log. Everything else in ``eicore.*`` is internal; test aids are in ``eicore.testing``.
 """
 
 from eicore.calls import AnswerError, RefusalError
-from eicore.data import DataConfig
-from eicore.interfaces import APIModel, Dataset, Judge, Metric, Model, ModelRole, Strategy
+from eicore.config import ConfigError
+from eicore.credentials import api_key
+from eicore.data import DataConfig, DataError, read_jsonl
+from eicore.hookspecs import Register, RegisterCommand
+from eicore.images import read as read_image
+from eicore.interfaces import (
+    APIModel,
+    APIModelConfig,
+    Dataset,
+    Judge,
+    Metric,
+    Model,
+    ModelRole,
+    Strategy,
+)
 from eicore.log import Recall, RoleUsage, RunLog
-from eicore.log import read as read_run
-from eicore.plugins import hookimpl
+from eicore.log.api import evaluate, read_run, runs_df
+from eicore.plugins import Registration, build, hookimpl, registered
 from eicore.redact import excerpt
+from eicore.store import cache_home
 from eicore.threads import cpu_threads
 from eicore.types import (
     EMOTIONS,
+    AnswerItem,
     Call,
     Completion,
     ImagePart,
@@ -23,15 +41,22 @@ from eicore.types import (
     Sample,
     SampleRecord,
     TextPart,
+    TriggerVerdict,
+    record_from_dict,
+    record_to_dict,
 )
 
 __all__ = [
     "EMOTIONS",
     "APIModel",
+    "APIModelConfig",
+    "AnswerItem",
     "AnswerError",
     "Call",
     "Completion",
+    "ConfigError",
     "DataConfig",
+    "DataError",
     "Dataset",
     "ImagePart",
     "Judge",
@@ -43,6 +68,9 @@ __all__ = [
     "Prompt",
     "Recall",
     "RefusalError",
+    "Register",
+    "RegisterCommand",
+    "Registration",
     "Response",
     "RoleUsage",
     "RunLog",
@@ -50,8 +78,19 @@ __all__ = [
     "SampleRecord",
     "Strategy",
     "TextPart",
+    "TriggerVerdict",
+    "api_key",
+    "build",
+    "cache_home",
     "cpu_threads",
+    "evaluate",
     "excerpt",
     "hookimpl",
+    "read_image",
+    "read_jsonl",
     "read_run",
+    "record_from_dict",
+    "record_to_dict",
+    "registered",
+    "runs_df",
 ]

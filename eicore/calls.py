@@ -4,11 +4,13 @@ traced."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from eicore.interfaces import Model
+from eicore.redact import redact
 from eicore.store import CallCache, RunStore
 from eicore.types import Call, Completion, Prompt
 
@@ -82,7 +84,7 @@ class ModelClient:
             if self._made_by_this_run(key):
                 return hit, False
             self.calls_cached += 1
-            return hit, True
+            return masked(hit), True  # a cache written before a key was known as one
         if key in self._inflight:
             try:
                 completion = await asyncio.shield(self._inflight[key])
@@ -121,17 +123,20 @@ class ModelClient:
         return True
 
     async def _call(self, prompt: Prompt) -> Completion:
+        """One call of the model; its completion masked (:func:`masked`) before anything,
+        the cache included, sees it."""
         try:
             if self.model.max_batch_size > 1:
                 completion = await self._batched(prompt)
             else:
                 async with self._limit:
                     (completion,) = await self.model.generate([prompt])
-        except AnswerError:
+        except AnswerError as exc:
             self.calls_made += 1
+            exc.completion = masked(exc.completion)
             raise
         self.calls_made += 1
-        return completion
+        return masked(completion)
 
     async def _batched(self, prompt: Prompt) -> Completion:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
@@ -168,6 +173,14 @@ class ModelClient:
         if self._worker is not None:
             self._worker.cancel()
         await self.model.aclose()
+
+
+def masked(completion: Completion) -> Completion:
+    """``completion`` with secrets masked in its text: here, where every completion enters
+    eicore (from strategies' roles and judges alike), so a model or proxy echoing a key leaves
+    no piece of it in the cache, a record, a judgment or any file written from them."""
+    text = redact(completion.text)
+    return completion if text == completion.text else dataclasses.replace(completion, text=text)
 
 
 class RoleHandle:

@@ -1,19 +1,24 @@
 """The ``eicore`` command: ``run`` (Hydra overrides, ``-m`` for sweeps), ``annotate``, ``score``,
-``compare``, ``calibrate`` and ``plugins``."""
+``plugins`` and the rest of :data:`USAGE`, and the commands plugins add
+(``eicore_register_commands``)."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import functools
 import json
 import sys
+import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from loguru import logger
 
 from eicore.config import ConfigError, register_resolvers
 from eicore.data import DataError
 from eicore.log import RunLogError
-from eicore.plugins import UnknownComponentError, registry
+from eicore.plugins import Command, UnknownComponentError, registry
 from eicore.store import StoreError
 
 USAGE = """usage: eicore <command> [args]
@@ -33,12 +38,12 @@ commands:
   score --predictions <file> --split basic|complex [--data-root <dir>] [--out <dir>] judge=<name>
                        judge answers made elsewhere, in EIBench's output shape
                        (`{"<image path>": "<answer>"}` per line; complex: the data's line order)
-  compare <run A> <run B> [--judge <name>] [--resamples N] [--seed S] [--json]
-                       recall of A minus B on the samples both scored: paired bootstrap CI and
-                       p-value, overall and per emotion (needs eicore-metrics)
-  calibrate <run dir> --reference <judge> --name <preset> [--limit N] [--json]
-                       fit the semantic judge's threshold to a reference judge's scores in the run;
-                       saves it as `judge=<preset>` (needs eicore-metrics)
+  judge-check <run dir> [--probes order,shuffle,verbosity,paraphrase] [--seeds K] [--json]
+          [overrides...]
+                       bias probes of the run's judges (or `judge=<name>`) on its stored answers,
+                       without calling its model: triggers reordered, answer items shuffled,
+                       answer padded, triggers paraphrased (`+model@paraphraser=<name>`); mean
+                       shift and share of changed scores with CIs (needs eicore-metrics)
   plugins [--json]     list installed plugins, their distributions and what they registered
   report <dir>... [--out <dir>]
                        the paper's tables (summary.md/.csv/.tex) and plots from run and sweep
@@ -306,75 +311,86 @@ def score(argv: list[str]) -> None:
     print(scoring.summary(result, str(out)))
 
 
-def compare(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="eicore compare")
-    parser.add_argument("run_a", type=Path)
-    parser.add_argument("run_b", type=Path)
-    parser.add_argument("--judge", help="whose scores to compare (default: A's first judge)")
-    parser.add_argument("--resamples", type=int, default=10000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--level", type=float, default=0.95)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args(argv)
-    try:
-        from eicore_metrics.comparison import compare_runs, comparison_table
-        from eicore_metrics.statistics import Bootstrap
-    except ImportError:
-        print("eicore compare: needs the eicore-metrics plugin installed", file=sys.stderr)
-        raise SystemExit(2) from None
-    boot = Bootstrap(args.resamples, args.seed, args.level)
-    try:
-        result = compare_runs(args.run_a, args.run_b, args.judge, boot)
-    except (OSError, ValueError) as exc:
-        print(f"eicore compare: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    print(json.dumps(result, indent=2) if args.json else comparison_table(result))
+def judge_check(argv: list[str]) -> None:
+    import asyncio
+    import contextlib
+    import dataclasses
 
+    from eicore import logs, scoring
+    from eicore.calls import ModelClient, RoleHandle
+    from eicore.config import run_settings
+    from eicore.evaluation import open_call_cache
+    from eicore.judging import build_judges, judge_clients, judge_role
 
-def calibrate(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="eicore calibrate")
-    parser.add_argument("run_dir", type=Path, help="a run (or re-score) with the reference judge")
-    parser.add_argument("--reference", required=True, help="the judge to agree with")
-    parser.add_argument("--name", required=True, help="the preset's judge name")
-    parser.add_argument("--limit", type=int, help="use only the first N reference-scored samples")
-    parser.add_argument("--grid", default="0.30:0.90:0.005", help="thresholds: start:stop:step")
+    parser = argparse.ArgumentParser(
+        prog="eicore judge-check", usage="eicore judge-check <run dir> [options] [overrides...]"
+    )
+    parser.add_argument("--probes", default="order,shuffle,verbosity", help="comma-separated")
+    parser.add_argument("--seeds", type=int, default=3, help="permutations per order/shuffle")
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
-    args = parser.parse_args(argv)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args, rest = parser.parse_known_args(argv)
+    run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
+    overrides = [a for a in rest if Path(a) not in run_dirs]
+    if len(run_dirs) != 1:
+        parser.error("give one run directory")
     try:
-        from eicore_metrics.calibration import calibrate as fit
-        from eicore_metrics.calibration import parse_grid, save_preset
-        from eicore_metrics.comparison import load_records
+        from eicore_metrics.probes import probe_judge, probes_table
         from eicore_metrics.statistics import Bootstrap
     except ImportError:
-        print("eicore calibrate: needs the eicore-metrics plugin installed", file=sys.stderr)
+        print("eicore judge-check: needs the eicore-metrics plugin installed", file=sys.stderr)
         raise SystemExit(2) from None
+    probes = [p for p in args.probes.split(",") if p]
+    boot = Bootstrap(args.resamples, args.seed)
     try:
-        grid = parse_grid(args.grid)
-        records = load_records(args.run_dir)
-        boot = Bootstrap(args.resamples, args.seed)
-        result = fit(records, args.reference, str(args.run_dir), grid, boot, args.limit)
-    except (OSError, ValueError) as exc:
-        print(f"eicore calibrate: {exc}", file=sys.stderr)
+        cfg = scoring.compose(overrides)
+        settings = run_settings(cfg)
+        logs.configure(None, settings.log_level)
+        records = scoring.stored_records(run_dirs[0])
+        with contextlib.ExitStack() as closing:
+            cache = open_call_cache(settings, closing)
+            judges = build_judges(scoring.judges_config(cfg, run_dirs[0]))
+            clients = judge_clients(judges, cache)
+            if cfg.get("paraphraser"):
+                clients["paraphraser"] = ModelClient(
+                    registry().build("model", cfg.paraphraser), cache
+                )
+
+            def role(name: str) -> RoleHandle | None:
+                client = clients.get(name)
+                return RoleHandle(client, name, []) if client else None
+
+            async def check() -> dict[str, Any]:
+                try:
+                    return {
+                        j.name: await probe_judge(
+                            records,
+                            j,
+                            probes,
+                            args.seeds,
+                            boot,
+                            settings.concurrency,
+                            role("paraphraser"),
+                            role(judge_role(j)),
+                        )  # fmt: skip
+                        for j in judges
+                    }
+                finally:
+                    for client in {id(c): c for c in clients.values()}.values():
+                        await client.aclose()
+                    for j in judges:
+                        await j.aclose()
+
+            results = asyncio.run(check())
+    except (*CLEAN_ERRORS, ValueError) as exc:
+        print(f"eicore judge-check: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    path = save_preset(args.name, result)
     if args.json:
-        print(json.dumps({"preset": str(path), **dataclasses.asdict(result)}, indent=2))
+        as_dicts = {k: [dataclasses.asdict(r) for r in v] for k, v in results.items()}
+        print(json.dumps(as_dicts, indent=2))
         return
-    a = {k: "—" if v is None else f"{v:.3f}" for k, v in result.agreement.items()}
-    lo, hi = result.mad_ci or (float("nan"), float("nan"))
-    print(
-        f"threshold {result.threshold:.3f} fitted on {result.n} samples scored by "
-        f"{result.reference!r}\n"
-        f"mean recall: reference {100 * result.mean_reference:.2f}, "
-        f"semantic {100 * result.mean_semantic:.2f}\n"
-        f"mean |difference| {100 * result.agreement['mean_abs_diff']:.2f} "
-        f"(95% CI {100 * lo:.2f}-{100 * hi:.2f}; "
-        f"{100 * result.default_mad:.2f} at the default threshold); "
-        f"pearson {a['pearson']}, spearman {a['spearman']}, kappa {a['kappa']}\n"
-        f"saved {path}: use it with `judge={args.name}`"
-    )
+    print("\n".join(probes_table(name, found) for name, found in results.items()))
 
 
 def report(argv: list[str]) -> None:
@@ -462,37 +478,66 @@ def agreement(argv: list[str]) -> None:
     agreement_command(argv)
 
 
+BUILTIN: dict[str, Callable[[list[str]], None]] = {
+    "run": run,
+    "annotate": annotate,
+    "score": score,
+    "judge-check": judge_check,
+    "plugins": plugins,
+    "report": report,
+    "merge": merge,
+    "view": view,
+    "agreement": agreement,
+    "new-plugin": new_plugin,
+    "cache": cache,
+}
+"""The core's own commands; a plugin's command cannot take one of their names."""
+
+
+@functools.cache
+def plugin_commands() -> dict[str, Command]:
+    """The commands the installed plugins add; one with a built-in name is left out, warned."""
+    added = {}
+    for name, command in sorted(registry().commands.items()):
+        if name in BUILTIN:
+            logger.warning("plugin {!r}: command {!r} is built in; not added", command.plugin, name)
+        else:
+            added[name] = command
+    return added
+
+
+def usage() -> str:
+    """:data:`USAGE` with the commands the installed plugins add, laid out like the core's."""
+    indent = " " * 23
+    added = []
+    for command in plugin_commands().values():
+        synopsis, _, text = command.usage.strip().partition("\n")
+        lines = textwrap.wrap(" ".join(text.split()), 96, initial_indent=indent,
+                              subsequent_indent=indent)  # fmt: skip
+        added += ["  " + synopsis, *lines]
+    if not added:
+        return USAGE
+    return USAGE.rstrip("\n") + "\n\ncommands from plugins:\n" + "\n".join(added) + "\n"
+
+
 def main() -> None:
     from eicore.threads import cpu_threads
 
     cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
     if not args or args[0] in {"-h", "--help", "help"}:
-        print(USAGE)
+        print(usage())
         return
     command, rest = args[0], args[1:]
-    commands = {
-        "run": run,
-        "annotate": annotate,
-        "score": score,
-        "compare": compare,
-        "calibrate": calibrate,
-        "plugins": plugins,
-        "report": report,
-        "merge": merge,
-        "view": view,
-        "agreement": agreement,
-        "new-plugin": new_plugin,
-        "cache": cache,
-    }
-    if command not in commands:
-        print(f"eicore: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    known = BUILTIN if command in BUILTIN else {n: c.main for n, c in plugin_commands().items()}
+    if command not in known:
+        print(f"eicore: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
     from eicore.redact import masked_output
 
     try:
         with masked_output():
-            commands[command](rest)
+            known[command](rest)
     except KeyboardInterrupt:
         from eicore_entry import interrupted
 

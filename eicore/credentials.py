@@ -69,8 +69,12 @@ def check_overrides(overrides: Sequence[str]) -> None:
                     "come from the environment: export the key and name its variable with "
                     f"{owner}.api_key_env=<NAME>"
                 )
-        elif field.endswith("_env") and value not in ("", "null"):
-            if not VARIABLE_NAME.match(value) or looks_like_key(value):
+        elif field.endswith("_env"):
+            names = [v.strip() for v in value.split(",")]  # a sweep: `a_env=A_KEY,B_KEY`
+            if any(
+                n not in ("", "null") and (not VARIABLE_NAME.match(n) or looks_like_key(n))
+                for n in names
+            ):
                 raise ConfigError(
                     f"{name} takes the name of an environment variable, and the value given is "
                     f"not one {HIDDEN}: export the key as e.g. ACME_API_KEY and set "

@@ -16,6 +16,7 @@ from typing import Any
 from loguru import logger
 
 from eicore.data import DataConfig, DataError, load_basic, load_complex
+from eicore.hookspecs import Register
 from eicore.interfaces import Dataset
 from eicore.plugins import hookimpl
 from eicore.store import cache_home
@@ -135,5 +136,5 @@ class EIBench(Dataset):
 
 
 @hookimpl
-def eicore_register_datasets(register):  # type: ignore[no-untyped-def]
+def eicore_register_datasets(register: Register) -> None:
     register("eibench", EIBench, EIBenchConfig)

@@ -32,7 +32,7 @@ from eicore.provenance import run_provenance
 from eicore.redact import redact_tree
 from eicore.runner import Components, Progress, run_samples
 from eicore.store import CallCache, RunStore, cache_home
-from eicore.types import Call, Sample
+from eicore.types import Call, Sample, SampleRecord
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -80,7 +80,13 @@ def evaluate(cfg: DictConfig) -> RunLog:
         config_text = snapshot(cfg)
         (run_dir / "config.yaml").write_text(config_text, encoding="utf-8")
         logger.info("run {}: {} samples → {}", settings.name, len(samples), run_dir)
-        parts = Components(strategy, clients, judges, image_root)
+        config = yaml.safe_load(config_text)
+        reg.notify("eicore_run_start", run_dir=run_dir, config=config, samples=len(samples))
+
+        def on_sample(record: SampleRecord, step: int) -> None:
+            reg.notify("eicore_sample_end", run_dir=run_dir, record=record, step=step)
+
+        parts = Components(strategy, clients, judges, image_root, on_sample)
         progress = Progress(total=len(samples))
         try:
             asyncio.run(_run_and_close(samples, parts, store, settings, progress))
@@ -94,12 +100,13 @@ def evaluate(cfg: DictConfig) -> RunLog:
                 complete=len(records) == len(samples),
                 metrics=metrics,
                 judges=described,
-                config=yaml.safe_load(config_text),
+                config=config,
                 cost=call_cost(clients),
                 strategy=redact_tree(strategy.describe()),
                 provenance=Provenance.from_dict(run_provenance(cfg, dataset, described, metrics)),
                 files=strategy.artifacts(records),
             )
+            reg.notify("eicore_run_end", run_dir=run_dir, log=log)
             _summarise(cfg, log, progress, clients, time.perf_counter() - started)
     return log
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eicore.data import DataConfig, DataError, emotion_of, read_jsonl
+from eicore.hookspecs import Register
 from eicore.interfaces import Dataset
 from eicore.plugins import hookimpl
 from eicore.types import Sample
@@ -86,5 +87,5 @@ class Images(Dataset):
 
 
 @hookimpl
-def eicore_register_datasets(register):  # type: ignore[no-untyped-def]
+def eicore_register_datasets(register: Register) -> None:
     register("images", Images, ImagesConfig)

@@ -10,7 +10,10 @@ import abc
 import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
+
+from omegaconf import MISSING
 
 from eicore.data import DataConfig
 from eicore.redact import SECRET_FIELD
@@ -98,12 +101,46 @@ class Model(abc.ABC):
         """Release clients, threads or memory; called once at the end of a run."""
 
 
+@dataclass
+class APIModelConfig:
+    """The settings every API model shares; a plugin's config subclasses it, setting its own
+    defaults (``name``, ``base_url``, ``api_key_env``) and adding fields of its own."""
+
+    name: str = MISSING
+    """The model id the API knows."""
+    temperature: float | None = 0.0
+    """Sampling temperature; null leaves it to the API."""
+    max_tokens: int = 512
+    """At most this many tokens in an answer."""
+    system: str | None = None
+    """System text sent with every call (before a prompt's own system text)."""
+    vision: bool = True
+    """Send images inline; false makes a text-only model (strategies then leave images out)."""
+    base_url: str | None = None
+    """The API root (default: the provider SDK's)."""
+    api_key_env: str | None = None
+    """The environment variable holding the key (:func:`eicore.api_key` reads it); null for a
+    server that takes none. The key itself is never a config value."""
+    timeout: float = 120.0
+    """Seconds per attempt."""
+    max_retries: int = 5
+    """Retries of 408/409/429/5xx answers, timeouts and dropped connections, after capped
+    exponential backoff (0.5 s doubling to 8 s) or the server's Retry-After / retry-after-ms."""
+    concurrency: int | None = None
+    """At most this many calls in flight to this model (default: the run's concurrency)."""
+    price_input_per_mtok: float | None = None
+    """US dollars per million prompt tokens, for the run's cost estimate."""
+    price_output_per_mtok: float | None = None
+    """US dollars per million answer tokens, for the run's cost estimate."""
+
+
 class APIModel(Model):
     """A model behind a remote API, called once per prompt (SDK-free: plugins bring the client).
 
-    Its config has ``vision`` (whether images are sent: :attr:`accepts_images`) and
-    ``concurrency`` (at most this many calls in flight: :attr:`max_concurrency`; None for the
-    run's). ``generate`` fans the prompts out to :meth:`_complete`, concurrently.
+    Its config (an :class:`APIModelConfig`, or any config with these two fields) has
+    ``vision``, whether images are sent (:attr:`accepts_images`), and ``concurrency``, how many
+    calls may be in flight (:attr:`max_concurrency`; None for the run's). ``generate`` fans the
+    prompts out to :meth:`call_api`, concurrently.
     """
 
     def __init__(self, config: Any) -> None:
@@ -119,8 +156,8 @@ class APIModel(Model):
     async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
         try:
             if len(prompts) == 1:  # eicore sends API models one prompt at a time
-                return [await self._complete(prompts[0])]
-            return list(await asyncio.gather(*(self._complete(p) for p in prompts)))
+                return [await self.call_api(prompts[0])]
+            return list(await asyncio.gather(*(self.call_api(p) for p in prompts)))
         except Exception as exc:
             if _unreachable(exc):  # the SDK says only "Connection error.": say where to
                 url = getattr(self.config, "base_url", None) or "the provider's default URL"
@@ -128,7 +165,7 @@ class APIModel(Model):
             raise
 
     @abc.abstractmethod
-    async def _complete(self, prompt: Prompt) -> Completion:
+    async def call_api(self, prompt: Prompt) -> Completion:
         """One API call: the completion of ``prompt``."""
 
 

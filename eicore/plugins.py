@@ -14,9 +14,10 @@ import importlib
 import importlib.metadata
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 import pluggy
@@ -25,6 +26,7 @@ from loguru import logger
 from eicore import hookspecs
 from eicore.config import ConfigError, did_you_mean
 from eicore.data import DataError
+from eicore.redact import redact
 
 hookimpl = pluggy.HookimplMarker("eicore")
 
@@ -51,6 +53,8 @@ BUILTIN_PLUGINS = ("eicore.eibench", "eicore.folder")
 
 @dataclass(frozen=True)
 class Registration:
+    """One registered component: ``factory(config)`` builds it from a ``config_class``."""
+
     kind: str
     name: str
     factory: Callable[[Any], Any]
@@ -67,6 +71,16 @@ class PluginInfo:
     version: str
     registered: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand of ``eicore`` a plugin added: ``main(argv)`` runs it."""
+
+    name: str
+    main: Callable[[list[str]], None]
+    usage: str
+    plugin: str
 
 
 class UnknownComponentError(LookupError):
@@ -92,6 +106,8 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.components: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        self.commands: dict[str, Command] = {}
+        self._failed: set[tuple[str, str]] = set()
         for module_name in BUILTIN_PLUGINS:
             version = importlib.metadata.version("eicore")
             self._add(module_name, "eicore", version, partial(importlib.import_module, module_name))
@@ -141,19 +157,35 @@ class Registry:
                 logger.warning("plugin {!r} ({}) skipped: {}", name, info.distribution, exc)
 
     def _collect(self) -> None:
-        for kind, hook_name in KINDS.items():
+        hooks = [*KINDS.items(), ("command", "eicore_register_commands")]
+        for kind, hook_name in hooks:
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self.plugins[impl.plugin_name]
                 if info.error:
                     continue
+                register = (
+                    self._register_command(info)
+                    if kind == "command"
+                    else self._register_into(kind, info)
+                )
                 try:
-                    impl.function(register=self._register_into(kind, info))
+                    impl.function(register=register)
                 except Exception as exc:
                     info.error = f"{type(exc).__name__} in {hook_name}: {exc}"
                     logger.warning("plugin {!r} skipped: {}", info.name, info.error)
                     for k, n in info.registered:
-                        self.components[k].pop(n, None)
+                        (self.commands if k == "command" else self.components[k]).pop(n, None)
                     info.registered.clear()
+
+    def _register_command(self, info: PluginInfo) -> Callable[..., None]:
+        def register(name: str, main: Callable[[list[str]], None], usage: str) -> None:
+            previous = self.commands.get(name)
+            if previous is not None:
+                raise ValueError(f"command {name!r} is already registered by {previous.plugin!r}")
+            self.commands[name] = Command(name, main, usage, info.name)
+            info.registered.append(("command", name))
+
+        return register
 
     def _register_into(self, kind: str, info: PluginInfo) -> Callable[..., None]:
         def register(
@@ -171,6 +203,24 @@ class Registry:
             info.registered.append((kind, name))
 
         return register
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def notify(self, hook_name: str, **payload: Any) -> None:
+        """Call each loaded plugin's ``hook_name`` with the arguments it takes from
+        ``payload``. One that raises is reported (once per plugin and hook) and the run goes
+        on: a tracker that fails loses no sample."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if self.plugins[impl.plugin_name].error:
+                continue
+            try:
+                impl.function(*(payload[name] for name in impl.argnames))
+            except Exception as exc:
+                if (impl.plugin_name, hook_name) not in self._failed:
+                    self._failed.add((impl.plugin_name, hook_name))
+                    logger.warning(
+                        "plugin {!r}: {} failed (the run goes on): {}: {}",
+                        impl.plugin_name, hook_name, type(exc).__name__, redact(str(exc)),
+                    )  # fmt: skip
 
     # -- lookup and construction -----------------------------------------------------------
     def get(self, kind: str, name: str) -> Registration:
@@ -242,3 +292,16 @@ def registry() -> Registry:
     if _registry is None:
         _registry = Registry()
     return _registry
+
+
+def build(kind: str, config: Any) -> Any:
+    """The component of ``kind`` (model, strategy, judge, metric, dataset) that ``config`` names
+    in its ``plugin`` field, built from it: a config node of the run (``cfg.data``), a dict
+    (``{"plugin": "semantic", "threshold": 0.5}``) or the plugin's config dataclass."""
+    return registry().build(kind, config)
+
+
+def registered(kind: str) -> Mapping[str, Registration]:
+    """Every installed component of ``kind``, by name: which plugin registered it, its factory
+    and config class."""
+    return MappingProxyType(registry().components[kind])

@@ -68,7 +68,8 @@ def secret_values() -> list[str]:
 def _fragments(secrets: tuple[str, ...]) -> frozenset[str]:
     """Every piece of :data:`MIN_FRAGMENT` characters of ``secrets``: any longer piece of a
     secret is a chain of overlapping ones."""
-    return frozenset(s[i : i + MIN_FRAGMENT] for s in secrets for i in range(len(s) - 7))
+    size = MIN_FRAGMENT
+    return frozenset(s[i : i + size] for s in secrets for i in range(len(s) - size + 1))
 
 
 def redact(text: str) -> str:
@@ -82,7 +83,8 @@ def redact(text: str) -> str:
     if not spans:
         return text
     spans.sort()
-    out, done = [], 0
+    out: list[str] = []
+    done = 0
     for start, end in spans:
         if start > done or not out:
             out += [text[done:start], MASK]
@@ -95,17 +97,6 @@ def excerpt(text: str, limit: int) -> str:
     leave the piece of a key before the cut in clear."""
     masked = redact(text)
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"
-
-
-def redact_values(data: Any) -> Any:
-    """A JSON-like tree with every known secret masked in its strings (keys and values)."""
-    if isinstance(data, dict):
-        return {redact_values(k): redact_values(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [redact_values(v) for v in data]
-    if isinstance(data, str):
-        return redact(data)
-    return data
 
 
 def redact_tree(data: Any) -> Any:
@@ -151,11 +142,10 @@ class MaskedStream:
 @contextlib.contextmanager
 def masked_output() -> Iterator[None]:
     """Mask secrets in everything this process prints while inside (eicore's messages, Hydra's,
-    a library's)."""
+    a library's). An exception leaving it leaves the masking in place: the traceback the
+    interpreter prints next is masked too."""
     saved = sys.stdout, sys.stderr
     sys.stdout = cast(TextIO, MaskedStream(sys.stdout))
     sys.stderr = cast(TextIO, MaskedStream(sys.stderr))
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
+    yield
+    sys.stdout, sys.stderr = saved

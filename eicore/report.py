@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from eicore.log import Recall, RunLog
 from eicore.types import EMOTIONS
@@ -66,4 +66,26 @@ def run_table(label: str, log: RunLog, n_total: int) -> str:
         lines.append(caption)
     for name, recall in by_judge.items():
         lines.append(f"scored by {name}: {recall.n_scored} of {n_total} samples")
-    return "\n".join(lines)
+    return "\n".join([*lines, *quality_lines(log)])
+
+
+def measure_by_judge(log: RunLog, key: str) -> dict[str, Recall]:
+    """Judge → ``precision`` or ``f1`` of a run (``<key>_by_judge`` of any metric, in recall's
+    shape); empty when no judge flagged answer items."""
+    for values in log.results.values():
+        found = values.get(f"{key}_by_judge")
+        if isinstance(found, Mapping):
+            return {str(k): Recall.from_dict(v) for k, v in found.items()}
+    return {}
+
+
+def quality_lines(log: RunLog) -> list[str]:
+    """Recall, precision and F1 (overall ×100) of each judge that flags answer items."""
+    precision = measure_by_judge(log, "precision")
+    f1 = measure_by_judge(log, "f1")
+    recall = log.recall_by_judge
+    return [
+        f"{name}: recall {pct(recall[name].overall if name in recall else None)}, precision "
+        f"{pct(p.overall)}, F1 {pct(f1[name].overall if name in f1 else None)}"
+        for name, p in precision.items()
+    ]

@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import gc
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +52,8 @@ class Components:
     for each judge that asks a model."""
     judges: Sequence[Judge]
     image_root: str | Path | None
+    on_sample: Callable[[SampleRecord, int], None] | None = None
+    """Called with each stored record and the count of samples done (the lifecycle hook)."""
 
 
 async def answer_sample(
@@ -155,6 +157,8 @@ async def run_samples(
                 progress.failed += 1
                 logger.debug("{} failed: {}: {}", sample.id, record.error_type, record.error)
             bar.update(1)
+            if parts.on_sample is not None:
+                parts.on_sample(record, progress.skipped + progress.answered + progress.failed)
 
     gc.freeze()  # what exists now (config, samples, plugins) outlives the loop: not rescanned
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(todo))))]

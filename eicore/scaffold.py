@@ -3,6 +3,7 @@ module, a README and passing tests — written from the templates in ``eicore/te
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import string
 from dataclasses import dataclass
@@ -61,6 +62,12 @@ class PluginNames:
         )
 
 
+def core_range() -> str:
+    """The requirement on the running core's minor release: ``eicore>=0.2,<0.3`` for 0.2.x."""
+    major, minor = (int(part) for part in importlib.metadata.version("eicore").split(".")[:2])
+    return f"eicore>={major}.{minor},<{major}.{minor + 1}"
+
+
 def _template(name: str) -> str:
     return (resources.files("eicore") / "templates" / "new_plugin" / f"{name}.tmpl").read_text(
         encoding="utf-8"
@@ -79,6 +86,7 @@ def render(names: PluginNames, kind: str) -> dict[str, str]:
         "kind": kind,
         "group": GROUPS[kind],
         "usage": USAGE[kind].format(name=names.name),
+        "core": core_range(),
     }
 
     def fill(template: str) -> str:

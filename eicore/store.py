@@ -1,9 +1,7 @@
 """On-disk state: the call cache shared across runs, and one run's per-sample records.
 
 Both are SQLite databases in WAL mode, written one transaction per call or sample, so a crash
-or kill at any point leaves every committed row intact and nothing half-written. They are where
-completions enter storage (every file of a run is written from the records read back), so both
-mask secrets in what they store: a model or proxy echoing a key leaves no piece of it on disk.
+or kill at any point leaves every committed row intact and nothing half-written.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from eicore.redact import redact_values
 from eicore.types import Completion, SampleRecord, record_from_dict, record_to_dict
 
 
@@ -147,7 +144,7 @@ class CallCache:
     def put(self, key: str, completion: Completion, model: str) -> None:
         if self.failure is not None:
             raise self.failure
-        data = json.dumps(redact_values(dataclasses.asdict(completion)))
+        data = json.dumps(dataclasses.asdict(completion))
         try:
             self.db.execute(
                 "INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?, ?)",
@@ -236,7 +233,7 @@ class RunStore:
 
         ``made``: the cache keys of the calls the record counts as made, marked as counted in
         the same transaction."""
-        data = json.dumps(redact_values(record_to_dict(record)))
+        data = json.dumps(record_to_dict(record))
         counted = [(record.sample.id, key) for key in made]
         try:
             if counted:

@@ -1,7 +1,8 @@
 """The paper's tables from many runs: rows = model grouped by setting, columns = the basic
 split's emotions, overall and macro recall and the complex split's recall, each cell one value
 per judge ("A / B"); written as summary.md, summary.csv (with bootstrap CIs) and summary.tex,
-with the plots beside them, and the runs that are not comparable flagged."""
+with the plots beside them, and the runs that are not comparable flagged. For judges that flag
+answer items, precision and F1 stand beside recall (a table of their own; csv columns)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ HEADER = ("Setting", "Model", *report.COLUMNS, "Complex", "Failed", "Unparsed")
 
 CSV_FIELDS = (
     "setting", "model", "split", "judge", "cell", "recall", "ci_low", "ci_high", "n",
-    "n_failed", "n_unjudged", "complete", "status", "config_hash", "run_dir",
+    "n_failed", "n_unjudged", "complete", "status", "config_hash", "run_dir", "precision",
+    "precision_ci_low", "precision_ci_high", "f1", "f1_ci_low", "f1_ci_high",
 )  # fmt: skip
 
 
@@ -51,9 +53,19 @@ class Row:
         run = self.runs.get(split)
         return _by_judge(run).get(judge) if run else None
 
-    def value(self, split: str, judge: str, cell: str) -> tuple[float | None, list[float] | None]:
-        """A cell's recall and bootstrap CI (``cell``: an emotion, ``overall`` or ``macro``)."""
-        r = self.recall(split, judge)
+    def measure(self, split: str, judge: str, key: str) -> Recall | None:
+        """A judge's ``precision`` or ``f1`` on a split, in recall's shape (None: it has none)."""
+        run = self.runs.get(split)
+        if run is None or run.log is None:
+            return None
+        return report.measure_by_judge(run.log, key).get(judge)
+
+    def value(
+        self, split: str, judge: str, cell: str, key: str = "recall"
+    ) -> tuple[float | None, list[float] | None]:
+        """A cell's recall (or ``key``: precision, f1) and bootstrap CI (``cell``: an emotion,
+        ``overall`` or ``macro``)."""
+        r = self.recall(split, judge) if key == "recall" else self.measure(split, judge, key)
         return r.value(cell) if r else (None, None)
 
 
@@ -179,6 +191,58 @@ def table_rows(rows: Sequence[Row], judges: Sequence[str]) -> list[list[str]]:
     return body
 
 
+QUALITY_HEADER = ("Setting", "Model", "Split", "Judge", "Recall", "Precision", "F1")
+QUALITY_NOTE = (
+    "Overall ×100 with 95% bootstrap CIs, for judges that flag which answer items a trigger "
+    "supports. Precision: supported items / items per answer; F1: per answer, of its recall "
+    "and precision; both averaged over answers."
+)
+
+
+def _with_ci(value: float | None, ci: list[float] | None) -> str:
+    if value is None:
+        return report.pct(None)
+    return report.pct(value) + (f" [{report.pct(ci[0])}, {report.pct(ci[1])}]" if ci else "")
+
+
+def quality_rows(rows: Sequence[Row], judges: Sequence[str]) -> list[list[str]]:
+    """Recall, precision and F1 (overall) per row, split and judge that has precision."""
+    body = []
+    for row in rows:
+        for split in sorted(row.runs):
+            for judge in judges:
+                if not row.measure(split, judge, "precision"):
+                    continue
+                cells = [_with_ci(*row.value(split, judge, "overall", key))
+                         for key in ("recall", "precision", "f1")]  # fmt: skip
+                body.append([row.setting, row.model, split, judge, *cells])
+    return body
+
+
+PPI_HEADER = ("Setting", "Model", "Split", "Judge", "Judge recall", "PPI recall", "Labelled")
+PPI_NOTE = (
+    "Overall ×100. Prediction-powered inference: the judge's mean on the answers nobody "
+    "labelled plus the mean human − judge difference on those labelled (`eicore view --judge-"
+    "review`), with its 95% CI."
+)
+
+
+def ppi_rows(rows: Sequence[Row]) -> list[list[str]]:
+    """PPI-corrected recall per row, split and judge of runs with judge-review labels."""
+    from eicore.viewer.judge_review import run_ppi
+
+    body = []
+    for row in rows:
+        for split, run in sorted(row.runs.items()):
+            for judge, found in run_ppi(run.path).items():
+                body.append([
+                    row.setting, row.model, split, judge, report.pct(found["judge_recall"]),
+                    _with_ci(found["recall"], found["ci"]),
+                    f"{found['n_labelled']} of {found['n_labelled'] + found['n_unlabelled']}",
+                ])  # fmt: skip
+    return body
+
+
 def comparability(runs: Sequence[RunResult]) -> list[str]:
     """Why the runs are not comparable: different data files, judges or eicore versions."""
     found: dict[str, dict[str, list[str]]] = {}
@@ -248,6 +312,14 @@ def to_markdown(
         + " `*`: an unfinished run (run the same command again to finish it)."
     )
     lines += ["", report.markdown(HEADER, table_rows(summary_rows, judges)), ""]
+    quality = quality_rows(summary_rows, judges)
+    if quality:
+        lines += ["## Precision beside recall", "", QUALITY_NOTE, ""]
+        lines += [report.markdown(QUALITY_HEADER, quality), ""]
+    corrected = ppi_rows(summary_rows)
+    if corrected:
+        lines += ["## Recall corrected by human labels (PPI)", "", PPI_NOTE, ""]
+        lines += [report.markdown(PPI_HEADER, corrected), ""]
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
     failed = [r for r in runs if r.log is None]
@@ -299,6 +371,12 @@ def to_csv(rows: Sequence[Row], runs: Sequence[RunResult]) -> str:
 def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]:
     recall = row.recall(run.split, judge)
     value, ci = row.value(run.split, judge, cell)
+    extra: dict[str, str] = {}
+    for key in ("precision", "f1"):
+        measured, measured_ci = row.value(run.split, judge, cell, key)
+        extra[key] = _num(measured)
+        extra[f"{key}_ci_low"] = _num(measured_ci[0] if measured_ci else None)
+        extra[f"{key}_ci_high"] = _num(measured_ci[1] if measured_ci else None)
     return {
         "setting": row.setting,
         "model": row.model,
@@ -315,6 +393,7 @@ def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]
         "status": "ok",
         "config_hash": run.provenance.config_hash or None,
         "run_dir": str(run.path),
+        **extra,
     }
 
 
@@ -346,6 +425,13 @@ def to_tex(rows: Sequence[Row], judges: Sequence[str]) -> str:
             lines.append(r"\midrule")
         lines.append(" & ".join(tex_escape(c) for c in cells[:-2]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
+    quality = quality_rows(rows, judges)
+    if quality:
+        lines += ["% precision beside recall: overall x100 [95% CI]",
+                  r"\begin{tabular}{llllrrr}", r"\toprule",
+                  " & ".join(QUALITY_HEADER) + r" \\", r"\midrule"]  # fmt: skip
+        lines += [" & ".join(tex_escape(c) for c in cells) + r" \\" for cells in quality]
+        lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
 

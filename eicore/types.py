@@ -119,6 +119,25 @@ class Response:
 
 JudgmentStatus = Literal["ok", "unparsed", "error"]
 
+TriggerLabel = Literal["matched", "partly", "missed"]
+
+
+@dataclass(frozen=True)
+class TriggerVerdict:
+    """One ground-truth trigger as a judge saw it in the answer."""
+
+    verdict: TriggerLabel
+    span: str = ""
+    """The answer's words that matched it (empty when missed or not given)."""
+
+
+@dataclass(frozen=True)
+class AnswerItem:
+    """One item of the answer and whether some ground-truth trigger supports it."""
+
+    text: str
+    supported: bool
+
 
 @dataclass(frozen=True)
 class Judgment:
@@ -133,13 +152,35 @@ class Judgment:
     """Indices of the recalled triggers, where the judge can tell."""
     trace: tuple[Call, ...] = ()
     """The judge's model calls for this verdict (role ``judge:<name>``), set by the run."""
+    triggers: tuple[TriggerVerdict, ...] = ()
+    """Per ground-truth trigger, in order, when the judge gives per-trigger verdicts."""
+    items: tuple[AnswerItem, ...] = ()
+    """Per answer item, when the judge says which are supported (the base of precision)."""
+    credit: float | None = None
+    """Recall's numerator with partly matched triggers at the judge's partial credit; None when
+    it is ``recalled``."""
 
     @property
     def score(self) -> float | None:
-        """recalled / total, or None when the judgment could not be parsed."""
+        """Recall: credit (else recalled) / total, or None when the judgment could not be parsed."""
         if self.status != "ok" or self.recalled is None or self.total == 0:
             return None
-        return self.recalled / self.total
+        return (self.recalled if self.credit is None else self.credit) / self.total
+
+    @property
+    def precision(self) -> float | None:
+        """The share of answer items some trigger supports; None without items."""
+        if self.status != "ok" or not self.items:
+            return None
+        return sum(i.supported for i in self.items) / len(self.items)
+
+    @property
+    def f1(self) -> float | None:
+        """The harmonic mean of recall and precision (0 when both are 0); None without both."""
+        recall, precision = self.score, self.precision
+        if recall is None or precision is None:
+            return None
+        return 0.0 if recall + precision == 0 else 2 * recall * precision / (recall + precision)
 
 
 SampleStatus = Literal["answered", "failed"]
@@ -193,10 +234,7 @@ def record_from_dict(data: dict[str, Any]) -> SampleRecord:
     if data["response"] is not None:
         r = data["response"]
         response = Response(text=r["text"], trace=_calls(r["trace"]))
-    judgments = tuple(
-        Judgment(**{**j, "matched": tuple(j["matched"]), "trace": _calls(j.get("trace", ()))})
-        for j in data["judgments"]
-    )
+    judgments = tuple(judgment_from_dict(j) for j in data["judgments"])
     return SampleRecord(
         sample=sample,
         status=data["status"],
@@ -209,3 +247,17 @@ def record_from_dict(data: dict[str, Any]) -> SampleRecord:
 
 def _calls(rows: Any) -> tuple[Call, ...]:
     return tuple(Call(**{**c, "completion": Completion(**c["completion"])}) for c in rows)
+
+
+def judgment_from_dict(data: dict[str, Any]) -> Judgment:
+    """Rebuild a judgment from its JSON form (records written before traces or per-trigger
+    verdicts too)."""
+    return Judgment(
+        **{
+            **data,
+            "matched": tuple(data["matched"]),
+            "trace": _calls(data.get("trace", ())),
+            "triggers": tuple(TriggerVerdict(**t) for t in data.get("triggers", ())),
+            "items": tuple(AnswerItem(**i) for i in data.get("items", ())),
+        }
+    )

@@ -23,6 +23,7 @@ from eicore.report import table
 LLM_JUDGE = (
     "+judge@judges.gpt=llm",
     "+model@judges.gpt.model=scripted",
+    "judges.gpt.form=score",
     "++judges.gpt.model.replies={score: 'Two are named.\n{score: 2/3}'}",
     "judges.gpt.backoff_s=0",
 )
@@ -34,6 +35,7 @@ def test_an_llm_judge_on_any_registered_model(cli: CLI, eibench_dir: Path, tmp_p
     judge = (
         "data.limit=4",
         "judge=llm",
+        "judge.form=score",
         "+model@judge.model=scripted",
         "++judge.model.replies={score: 'Two of them: {score: 2/3}'}",
         f"++judge.model.log={log}",
@@ -281,5 +283,9 @@ def test_calibrate_fits_a_preset_that_later_runs_use(
     (judge,) = again["judges"]
     assert (judge["name"], judge["threshold"]) == ("fitted", fitted["threshold"])
     assert judge["threshold_source"].startswith("calibrated against judge 'ref'")
+    # the run under the preset carries the calibration's agreement, per trigger and per emotion
+    assert judge["calibration"]["trigger_agreement"] == fitted["trigger_agreement"]
+    assert judge["calibration"]["by_emotion"] == fitted["by_emotion"]
+    assert fitted["trigger_agreement"]["kappa"] == pytest.approx(1.0)  # the same judge
     ref = read_json(run_dir / "metrics.json")["recall_by_judge"]["ref"]
     assert again["recall"]["overall"] == pytest.approx(ref["overall"])

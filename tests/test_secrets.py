@@ -195,7 +195,8 @@ def test_a_message_cut_inside_the_key_is_masked_before_the_cut(echoed: KeyRun) -
     assert ECHO_KEY[:SHOWN] not in cut["error"]
 
 
-# Item 3: an answer repeating the key is stored masked wherever answers are stored.
+# Item 3: an answer repeating the key is stored masked wherever answers are stored (masked where
+# completions enter eicore, before the cache and the record see them).
 def test_an_answer_holding_the_key_is_stored_masked(echoed: KeyRun) -> None:
     answer = echoed.records["answer"]
     assert answer["status"] == "answered"
@@ -210,6 +211,29 @@ def test_an_answer_holding_the_key_is_stored_masked(echoed: KeyRun) -> None:
 
 def test_no_piece_of_an_echoed_key_reaches_any_file_or_output(echoed: KeyRun) -> None:
     assert everywhere(echoed, ECHO_KEY) == []
+
+
+# Item 3, `eicore score`: a judge's reply holding the key (judgments are written from memory).
+def test_a_judge_reply_holding_the_key_is_stored_masked(
+    cli: CLI, eibench_dir: Path, tmp_path: Path
+) -> None:
+    cli.run(*echo_args(eibench_dir, tmp_path / "runs", "data.limit=2"))
+    run_dir = only_run_dir(tmp_path / "runs")
+
+    def verdict(request: Received) -> str:
+        return f"The header said {request.headers['authorization']}. {{score: 1/3}}"
+
+    with FakeAPI(answer=verdict) as fake:
+        result = cli("score", str(run_dir), "judge=llm", "+model@judge.model=openai",
+                     f"judge.model.base_url={fake.url}/v1", "judge.model.vision=false",
+                     "judge.model.max_retries=0", env={"OPENAI_API_KEY": ECHO_KEY})  # fmt: skip
+        assert len(fake.requests) == 2
+    (out,) = (run_dir / "scores").iterdir()
+    judgments = [r["judgments"][0] for r in read_jsonl(out / "records.jsonl")]
+    assert [j["recalled"] for j in judgments] == [1, 1]
+    assert all("The header said Bearer ***." in j["raw"] for j in judgments)
+    texts = (result.stdout, result.stderr)
+    assert leaks(ECHO_KEY, run_dir, cli.cache, texts=texts) == []
 
 
 # --- item 4: a key on the command line, where Hydra would print it ----------------------------
@@ -261,3 +285,79 @@ def test_hydra_prints_no_secret_field_value(cli: CLI, eibench_dir: Path, tmp_pat
                     flags=["--cfg", "job"], env=UNMEASURED)  # fmt: skip
     assert "api_key: '***'" in shown.stdout or "api_key: ***" in shown.stdout
     assert leaks(ECHO_KEY, texts=(unknown.stdout, unknown.stderr, shown.stdout)) == []
+
+
+# --- the rules, in process ---------------------------------------------------------------------
+
+
+def test_every_form_of_a_secret_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eicore.redact import MASK, excerpt, keep_secret, redact
+
+    key = "sk-rules-" + secrets.token_hex(12)
+    monkeypatch.setenv("RULES_API_KEY", f"  {key}\r\n")
+    assert redact(f"Bearer {key}.") == f"Bearer {MASK}."  # trimmed
+    assert redact(f"[{key[3:11]}] [{key[9:30]}]") == f"[{MASK}] [{MASK}]"  # pieces of 8+
+    assert redact(key[:7]) == key[:7]  # fewer than 8 characters are ordinary text
+    assert redact(key + key) == MASK
+    quoted = "x" * 288 + f"Bearer {key}"  # the first 300 characters end in 5 of the key
+    assert excerpt(quoted, 300) == "x" * 288 + f"Bearer {MASK}"
+    assert key[:5] in quoted[:300] and key[:5] not in excerpt(quoted, 300)
+    assert excerpt("short", 3) == "sh…"
+    field_value = "field-" + secrets.token_hex(8)
+    keep_secret(field_value)
+    assert redact(f"a {field_value}") == f"a {MASK}"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "model.name=claude-3-5-sonnet-20241022", "model.name=gpt-4o-2024-08-06",
+        "model.name=Qwen/Qwen2-VL-7B-Instruct", "model.name=hf_internal_testing_tiny",
+        "data.root=/tmp/pytest-of-root/pytest-12/test_a0/data", "run.name=echo__direct__1a2b3c4d5e",
+        "model.api_key_env=ACME_API_KEY", "model.api_key_env=null",
+        "model.api_key_env=A_API_KEY,B_API_KEY", "strategy.persona=a calm listener",
+        "data.ids=[CAER-S/train/Angry/0006.png#0123abcd]", "-m", "--cfg",
+        "model.api_key=sk-given-0123456789abcdef",  # a secret field: masked, not refused
+    ],
+)  # fmt: skip
+def test_ordinary_overrides_pass_the_key_check(override: str) -> None:
+    from eicore.credentials import check_overrides
+
+    check_overrides([override])
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "model.api_key_env=sk-proj-Abc123def456ghi789jkl0",  # a key for the variable's name
+        "model.api_key_env=OPENAI-API-KEY",  # not a variable name
+        "judge.model.api_key_env=A_API_KEY,AIzaSyA1234567890abcdefghijklmnopqrstu",
+        "+model.api_key=anything-at-all",
+        "++judges.x.token=abcdefgh12345678",
+        "strategy.persona=use ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123",
+        "model.base_url=https://gateway.example/v1?key=Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zA",
+        "data.root=/keys/AKIAIOSFODNN7EXAMPLE",
+    ],
+)
+def test_a_key_where_hydra_would_print_it_is_refused_unseen(override: str) -> None:
+    from eicore.config import ConfigError
+    from eicore.credentials import check_overrides
+
+    with pytest.raises(ConfigError) as refused:
+        check_overrides([override])
+    value = override.split("=", 1)[1].split(",")[-1]
+    assert "not shown" in str(refused.value)
+    assert leaks(value, texts=(str(refused.value),)) == []
+
+
+def test_a_variable_name_that_is_a_key_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eicore.config import ConfigError
+    from eicore.credentials import api_key
+
+    key = "sk-named-0123456789abcdefABCDEF"
+    for name in (key, "AKIAIOSFODNN7EXAMPLE"):
+        with pytest.raises(ConfigError) as refused:
+            api_key(name, owner="model.api_key_env")
+        assert leaks(name, texts=(str(refused.value),)) == [], name
+    monkeypatch.setenv("ACME_API_KEY", " padded-key-0123456789\n")
+    assert api_key("ACME_API_KEY", owner="model.api_key_env") == "padded-key-0123456789"

@@ -256,3 +256,23 @@ def test_launcher_presets_compose(launcher: str, target: str, settings: dict[str
             return
         assert node._target_ == RayLauncherConf._target_
         assert set(node) == {"_target_", "ray"}
+
+
+def test_ray_cluster_joins_the_running_cluster_sized_by_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """hydra-ray-launcher sets ``object_store_memory`` unless the config has the key, and Ray
+    refuses it when joining a running cluster: the preset holds it as null. The address comes
+    from ``RAY_ADDRESS``; each job reserves the CPUs its run uses (``run.threads``)."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    init = compose("hydra/launcher=ray_cluster").hydra.launcher.ray.init
+    assert init.address == "auto"
+    assert "object_store_memory" in init and init.object_store_memory is None
+    init.setdefault("object_store_memory", 78643200)  # what the plugin does before ray.init
+    assert init.object_store_memory is None
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.7:6379")
+    cfg = compose("hydra/launcher=ray_cluster", "run.threads=4")
+    assert cfg.hydra.launcher.ray.init.address == "10.0.0.7:6379"
+    assert dict(cfg.hydra.launcher.ray.remote) == {"num_cpus": 4, "num_gpus": 0}
+    default = compose("hydra/launcher=ray_cluster").hydra.launcher.ray.remote
+    assert default.num_cpus is None  # Ray's own default: one CPU per task

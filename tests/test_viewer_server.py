@@ -205,9 +205,7 @@ def test_a_request_that_stops_coming_is_answered_408(plain_site: Site, serve: Se
     server = serve(plain_site, read_timeout=0.2)
     h = host(server)
     with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=30) as s:
-        s.sendall(
-            f"POST /api/review HTTP/1.1\r\nHost: {h}\r\nContent-Length: 50\r\n\r\n{{".encode()
-        )
+        s.sendall(f"POST /api/review HTTP/1.1\r\nHost: {h}\r\nContent-Length: 50\r\n\r\n[".encode())
         assert s.recv(65536).startswith(b"HTTP/1.0 408")
     with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=30) as s:
         s.sendall(f"GET / HTTP/1.1\r\nHost: {h}\r\n".encode())  # the headers never end

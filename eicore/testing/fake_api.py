@@ -4,9 +4,12 @@ The provider SDKs send requests with ``httpx2``, which httpx mocking libraries d
 so a plugin is tested against a real local server. :class:`FakeAPI` answers three wire formats
 with the providers' response shapes (usage fields included)::
 
-    POST /v1/messages                               Anthropic Messages  (base_url: fake.url)
-    POST .../chat/completions                       OpenAI chat  (base_url: fake.url + "/v1")
-    POST /{version}/models/{model}:generateContent  Gemini              (base_url: fake.url)
+    POST /v1/messages                             Anthropic Messages  (base_url: fake.url)
+    POST /v1/chat/completions                     OpenAI chat  (base_url: fake.url + "/v1")
+    POST /v1beta/models/{model}:generateContent   Gemini              (base_url: fake.url)
+
+Only these paths, as servers of each format (the providers' and gateways such as LiteLLM's)
+answer them; any other path is a 404, so a client posting to the wrong place fails its test.
 
 Replies come from a script (a queue of :class:`Reply` or plain strings, consumed in order),
 then from ``answer`` (a Reply, a string, or a callable given the :class:`Received` request).
@@ -47,7 +50,7 @@ Provider = Literal["anthropic", "openai", "gemini"]
 
 DEFAULT_TEXT = "1. The person's facial expression\n2. Something that happened just before"
 
-_GEMINI_PATH = re.compile(r"/models/(?P<model>[^/:]+):generateContent$")
+_GEMINI_PATH = re.compile(r"/v1beta/models/(?P<model>[^/:]+):generateContent")
 _FINISH = {
     "anthropic": {"stop": "end_turn", "length": "max_tokens", "refusal": "refusal"},
     "openai": {"stop": "stop", "length": "length", "refusal": "content_filter"},
@@ -377,11 +380,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _route(path: str, body: Any) -> tuple[Provider | None, str | None]:
     model = body.get("model") if isinstance(body, dict) else None
-    if path.endswith("/chat/completions"):
+    if path == "/v1/chat/completions":
         return "openai", model
-    if path.endswith("/v1/messages"):
+    if path == "/v1/messages":
         return "anthropic", model
-    if match := _GEMINI_PATH.search(path):
+    if match := _GEMINI_PATH.fullmatch(path):
         return "gemini", match["model"]
     return None, None
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from eicore.data import DataError
 from eicore.viewer.agreement import agreement, ratings_files, read_ratings, write_agreement
+from eicore.viewer.judge_review import LABELS_FILE, label_agreement, label_agreement_text
 from eicore.viewer.review import REVIEWS, check_reviewer
 from eicore.viewer.runs import ViewerError
-from eicore.viewer.server import ViewerServer, report_site, review_site
+from eicore.viewer.server import ViewerServer, judge_review_site, report_site, review_site
 
 DEFAULT_PORT = 8765
 
@@ -38,12 +39,21 @@ def view(argv: list[str]) -> None:
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--image-root", type=Path, help="default: the runs' data.image_root")
     parser.add_argument("--review", action="store_true", help="review an `eicore annotate` run")
+    parser.add_argument(
+        "--judge-review",
+        action="store_true",
+        help="label each answer's triggers matched/missed, to check the run's judges",
+    )
     parser.add_argument("--reviewer", help="your name: reviews/<reviewer>/ holds your files")
     args = parser.parse_args(argv)
     if args.review and (len(args.dirs) != 1 or not args.reviewer):
         parser.error("--review needs exactly one annotate run directory and --reviewer NAME")
+    if args.judge_review and (len(args.dirs) != 1 or not args.reviewer or args.review):
+        parser.error("--judge-review needs exactly one run directory and --reviewer NAME")
     try:
-        if args.review:
+        if args.judge_review:
+            site = judge_review_site(args.dirs[0], check_reviewer(args.reviewer), args.image_root)
+        elif args.review:
             site = review_site(args.dirs[0], check_reviewer(args.reviewer), args.image_root)
         else:
             site = report_site(args.dirs, args.image_root)
@@ -59,7 +69,10 @@ def view(argv: list[str]) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2) from None
-    what = f"review of {args.dirs[0]} as {args.reviewer}" if args.review else "viewer"
+    what = "viewer"
+    if args.review or args.judge_review:
+        task = "judge review" if args.judge_review else "review"
+        what = f"{task} of {args.dirs[0]} as {args.reviewer}"
     print(f"eicore view: {what} at {server.url} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
@@ -73,7 +86,8 @@ def agreement_command(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="eicore agreement",
         description="Krippendorff's alpha of reviewers' 0-5 ratings over the images at least "
-        "two of them rated; writes agreement.md and agreement.json.",
+        "two of them rated; writes agreement.md and agreement.json. For a run directory with "
+        "judge-review labels: judge-human and human-human agreement per trigger (kappa, alpha).",
     )
     parser.add_argument(
         "paths",
@@ -84,6 +98,19 @@ def agreement_command(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, help="default: the first path's reviews/ folder")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     args = parser.parse_args(argv)
+    labelled = [p for p in args.paths if p.is_dir() and any(p.glob(f"{REVIEWS}/*/{LABELS_FILE}"))]
+    if labelled:
+        try:
+            found = [label_agreement(p) for p in labelled]
+        except (ViewerError, DataError) as exc:
+            print(f"eicore agreement: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        for path, labels in zip(labelled, found, strict=True):
+            text = label_agreement_text(labels)
+            print(json.dumps(labels, indent=2) if args.json else f"{path}\n{text}")
+        if len(labelled) == len(args.paths):
+            return
+        args.paths = [p for p in args.paths if p not in labelled]
     try:
         files = ratings_files(args.paths)
         result = agreement(read_ratings(files))

@@ -11,6 +11,7 @@ Every file is rewritten whole on each save (written to a temporary file, then re
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ RATINGS = "ratings.jsonl"
 GROUND_TRUTH = "basic_ground_truth.json"
 QUESTIONS = "user.jsonl"
 REVIEW_FILE = "cfsa_review.jsonl"
+"""The strategy's review file of an annotate run: one row per image (its id, image, emotion,
+question and trace, and the strategy's steps, shown as they are named)."""
 RATING_SCALE = range(0, 6)
 _REVIEWER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -69,8 +72,24 @@ def check_reviewer(name: str) -> str:
     return name
 
 
-def _pairs(value: Any) -> list[list[str]]:
-    return [[str(q), str(a)] for q, a in value] if isinstance(value, list) else []
+SAMPLE_FIELDS = frozenset({"id", "image", "emotion", "question", "trace"})
+"""Fields of a review row that are the sample's (or its trace), not the strategy's steps."""
+
+
+def phases_of(row: dict[str, Any]) -> dict[str, str | list[list[str]]]:
+    """The strategy's own steps of one review row, in its order, whatever it names them: text
+    as text, a list of (question, answer) pairs as pairs, anything else as JSON."""
+    phases: dict[str, str | list[list[str]]] = {}
+    for name, value in row.items():
+        if name in SAMPLE_FIELDS or value in (None, "", []):
+            continue
+        if isinstance(value, list) and all(
+            isinstance(v, list | tuple) and len(v) == 2 for v in value
+        ):
+            phases[name] = [[str(q), str(a)] for q, a in value]
+        else:
+            phases[name] = value if isinstance(value, str) else json.dumps(value)
+    return phases
 
 
 def load_annotations(run_dir: Path) -> list[Annotation]:
@@ -112,13 +131,7 @@ def load_annotations(run_dir: Path) -> list[Annotation]:
                 triggers=parse_triggers(str(truth[image])),
                 emotion=p.get("emotion"),
                 original_question=p.get("question"),
-                phases={
-                    "enriched": p.get("enriched"),
-                    "grounded": p.get("grounded"),
-                    "general": _pairs(p.get("general")),
-                    "scenario": _pairs(p.get("scenario")),
-                    "summary": p.get("summary"),
-                },
+                phases=phases_of(p),
                 trace=traces.get(image, []),
             )
         )

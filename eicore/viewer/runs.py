@@ -77,7 +77,8 @@ def distinct_labels(runs: Sequence[RunInfo]) -> list[str]:
 
 def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[str, Any]]:
     """One row per run and judge: the paper's columns (×100), the 95% CI of the overall recall,
-    and how many samples were scored and failed."""
+    overall precision and F1 (×100; ``—`` for judges without them), and how many samples were
+    scored and failed."""
     rows = []
     for run, label in zip(runs, labels, strict=True):
         done = run.log.completeness
@@ -85,7 +86,10 @@ def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[st
         by_judge = run.log.recall_by_judge
         if not by_judge:
             rows.append({**base, "judge": None, "cells": None, "ci": None, "n_scored": None})
+        precisions = report.measure_by_judge(run.log, "precision")
+        f1s = report.measure_by_judge(run.log, "f1")
         for judge, recall in by_judge.items():
+            precision, f1 = precisions.get(judge), f1s.get(judge)
             rows.append(
                 {
                     **base,
@@ -93,6 +97,8 @@ def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[st
                     "cells": report.recall_row(recall),
                     "ci": recall.ci,
                     "n_scored": recall.n_scored,
+                    "precision": report.pct(precision.overall if precision else None),
+                    "f1": report.pct(f1.overall if f1 else None),
                 }
             )
     return rows

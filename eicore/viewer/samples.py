@@ -43,6 +43,9 @@ def judgment_entry(judgment: Judgment) -> dict[str, Any]:
         "score": judgment.score,
         "raw": judgment.raw,
         "matched": list(judgment.matched),
+        "precision": judgment.precision,
+        "triggers": [{"verdict": t.verdict, "span": t.span} for t in judgment.triggers],
+        "items": [{"text": i.text, "supported": i.supported} for i in judgment.items],
     }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from eicore.log import read as read_log
+from eicore.viewer.judge_review import answered, checked_labels, judge_review_page, save_labels
 from eicore.viewer.page import render_page
 from eicore.viewer.report import build_payload, image_root_of, report_title
 from eicore.viewer.review import (
@@ -71,6 +72,9 @@ class Site:
     lock: threading.Lock = field(default_factory=threading.Lock)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     """This session's write token: in the review page, checked on every write."""
+    save: Callable[[Any], dict[str, Any]] | None = None
+    """Saves a posted body (under the lock) and returns the reply, for tasks other than the
+    annotation review (the judge review); raises ViewerError on a bad body."""
 
 
 def report_site(run_dirs: Sequence[Path], image_root: Path | None) -> Site:
@@ -95,6 +99,27 @@ def review_site(run_dir: Path, reviewer: str, image_root: Path | None) -> Site:
         return review_page(run_dir, reviewer, root, token).encode("utf-8")
 
     return Site(page, Path(root) if root else None, run_dir, reviewer, annotations, token=token)
+
+
+def judge_review_site(run_dir: Path, reviewer: str, image_root: Path | None) -> Site:
+    """The judge-review page of the run ``run_dir`` for ``reviewer``: label each answer's
+    ground-truth triggers matched or missed."""
+    root = image_root or load_run(run_dir).image_root
+    records = answered(run_dir)
+    totals = {r.sample.id: len(r.sample.triggers) for r in records}
+    order = [r.sample.id for r in records]
+    token = secrets.token_urlsafe(32)
+    judge_review_page(run_dir, reviewer, root, token)  # fail now on bad input
+
+    def page() -> bytes:
+        return judge_review_page(run_dir, reviewer, root, token).encode("utf-8")
+
+    def save(body: Any) -> dict[str, Any]:
+        labels = checked_labels(body, reviewer, totals)
+        reviewed = save_labels(run_dir, reviewer, labels, order)
+        return {"saved": list(labels.labels), "reviewed": reviewed}
+
+    return Site(page, Path(root) if root else None, run_dir, reviewer, token=token, save=save)
 
 
 def image_file(root: Path | None, relative: str) -> tuple[HTTPStatus, Path | str]:
@@ -124,8 +149,8 @@ class Handler(BaseHTTPRequestHandler):
     server: ViewerServer
 
     def setup(self) -> None:
-        self.timeout = self.server.read_timeout  # the socket's, for the headers and the body
         super().setup()
+        self.connection.settimeout(self.server.read_timeout)  # for the headers and the body
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         """Quiet: the terminal shows the URL, not every request."""
@@ -215,6 +240,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(raw)
+            if site.save is not None:
+                with site.lock:
+                    reply = json.dumps(site.save(body)).encode("utf-8")
+                self._send(HTTPStatus.OK, reply, "application/json")
+                return
             review = checked_review(body, {a.image for a in site.annotations})
         except (ViewerError, ValueError, RecursionError) as exc:
             self._text(HTTPStatus.BAD_REQUEST, str(exc))

@@ -1,6 +1,7 @@
 """The viewer in headless Chromium: a generated report.html (filters, a sample expanded, recalled
-triggers marked, two runs side by side) and `eicore view --review` (edit, delete and add
-triggers, rate, save, and the saved file on disk)."""
+triggers marked, two runs side by side), `eicore view --review` (edit, delete and add
+triggers, rate, save, and the saved file on disk) and `eicore view --judge-review` (label each
+trigger of an answer matched or missed, save, reopen)."""
 
 from __future__ import annotations
 
@@ -122,13 +123,13 @@ def test_report_filters_expands_and_marks_recalled_triggers(
 
 
 @pytest.fixture
-def serve_review(cli: CLI) -> Iterator[Callable[[Path, str], str]]:
-    """Start `eicore view --review` in a subprocess; returns its URL."""
+def serve_review(cli: CLI) -> Iterator[Callable[..., str]]:
+    """Start `eicore view --review` (or another task's flag) in a subprocess; returns its URL."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(run_dir: Path, reviewer: str) -> str:
+    def start(run_dir: Path, reviewer: str, task: str = "--review") -> str:
         command = [sys.executable, "-c", "from eicore.cli import main; main()", "view",
-                   str(run_dir), "--review", "--reviewer", reviewer, "--port", "0"]  # fmt: skip
+                   str(run_dir), task, "--reviewer", reviewer, "--port", "0"]  # fmt: skip
         proc = subprocess.Popen(command, cwd=cli.cwd, env=cli.env(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
         started.append(proc)
@@ -210,3 +211,54 @@ def test_review_edits_triggers_rates_and_saves(
         f.get_attribute("value") for f in item.find_elements(By.CSS_SELECTOR, "input.trigger-input")
     ]
     assert values == expected
+
+
+def test_judge_review_labels_triggers_and_round_trips(
+    cli: CLI,
+    tmp_path: Path,
+    eibench_dir: Path,
+    browser: WebDriver,
+    artifacts: Path,
+    serve_review: Callable[..., str],
+) -> None:
+    cli.run("model=echo", "judge=keyword", "metrics=[trigger_recall]", f"data.root={eibench_dir}",
+            f"run.root={tmp_path / 'runs'}", "data.limit=3")  # fmt: skip
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    records = load_records(run_dir)
+    first = records[0]
+    browser.get(serve_review(run_dir, "carol", "--judge-review"))
+    wait_ready(browser)
+    # nothing preselected, nothing savable, the judges' verdicts not shown
+    assert browser.find_elements(By.CSS_SELECTOR, "input[type=radio]:checked") == []
+    assert all(not b.is_enabled() for b in browser.find_elements(By.CSS_SELECTOR, "button.save"))
+    assert browser.find_element(By.ID, "reviewed-count").text == "0 of 3 labelled"
+    item = browser.find_element(By.CSS_SELECTOR, f'.judge-item[data-sample="{first.sample.id}"]')
+    assert first.response is not None
+    assert item.find_element(By.CSS_SELECTOR, "pre.answer").text == first.response.text.strip()
+    rows = item.find_elements(By.CSS_SELECTOR, "li.label-trigger")
+    assert [r.find_element(By.CSS_SELECTOR, ".text").text for r in rows] == list(
+        first.sample.triggers
+    )
+    chosen = ["matched" if i % 2 == 0 else "missed" for i in range(len(rows))]
+    save = item.find_element(By.CSS_SELECTOR, "button.save")
+    for row, label in zip(rows[:-1], chosen, strict=False):
+        row.find_element(By.CSS_SELECTOR, f"input.label-{label}").click()
+    assert not save.is_enabled()  # one trigger still unlabelled
+    rows[-1].find_element(By.CSS_SELECTOR, f"input.label-{chosen[-1]}").click()
+    save.click()
+    status = item.find_element(By.CSS_SELECTOR, ".save-status")
+    WebDriverWait(browser, 10).until(lambda d: "ok" in status.get_attribute("class").split())
+    browser.save_screenshot(str(artifacts / "judge-review.png"))
+    saved = read_jsonl(run_dir / "reviews" / "carol" / "judge_labels.jsonl")
+    assert saved == [{"sample": first.sample.id, "reviewer": "carol", "labels": chosen}]
+
+    # reopening shows carol's labels; another reviewer starts from nothing
+    browser.refresh()
+    wait_ready(browser)
+    assert browser.find_element(By.ID, "reviewed-count").text == "1 of 3 labelled"
+    item = browser.find_element(By.CSS_SELECTOR, f'.judge-item[data-sample="{first.sample.id}"]')
+    checked = item.find_elements(By.CSS_SELECTOR, "input[type=radio]:checked")
+    assert [c.get_attribute("value") for c in checked] == chosen
+    browser.get(serve_review(run_dir, "dave", "--judge-review"))
+    wait_ready(browser)
+    assert browser.find_elements(By.CSS_SELECTOR, "input[type=radio]:checked") == []

@@ -69,19 +69,21 @@ function traceView(trace) {
 function renderSummary(app, data) {
   app.append(el("h2", {}, "Summary"));
   if (!data.summary.length) return;
-  const head = ["Run", "Judge", ...data.columns, "95% CI", "scored", "failed"];
+  const head = ["Run", "Judge", ...data.columns, "95% CI", "Precision", "F1", "scored", "failed"];
   const rows = data.summary.map((r) =>
     el("tr", {},
       el("td", {}, r.run),
       el("td", {}, r.judge || "—"),
       (r.cells || data.columns.map(() => "—")).map((c) => el("td", { class: "num" }, c)),
       el("td", { class: "num" }, r.ci ? `${(100 * r.ci[0]).toFixed(2)}–${(100 * r.ci[1]).toFixed(2)}` : "—"),
+      el("td", { class: "num precision" }, r.precision ?? "—"),
+      el("td", { class: "num f1" }, r.f1 ?? "—"),
       el("td", { class: "num" }, r.n_scored === null || r.n_scored === undefined ? "—" : `${r.n_scored} of ${r.n_samples}`),
       el("td", { class: "num" }, r.n_failed ?? "—")));
   app.append(el("table", { class: "summary" },
     el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: i > 1 ? "num" : null }, h)))),
     el("tbody", {}, rows)));
-  app.append(el("p", { class: "note" }, "Recall ×100: per emotion, overall (sample-weighted) and macro."));
+  app.append(el("p", { class: "note" }, "Recall ×100: per emotion, overall (sample-weighted) and macro. Precision (answer items a trigger supports) and F1: overall, for judges that flag answer items."));
 }
 
 function renderPlots(app, data) {
@@ -119,7 +121,8 @@ function triggerList(sample, result) {
 }
 
 function judgmentView(j) {
-  const score = j.status === "ok" ? `${j.recalled}/${j.total} (${pct(j.score)})` : `not scored of ${j.total}`;
+  const precision = j.precision === null || j.precision === undefined ? "" : `, precision ${pct(j.precision)}`;
+  const score = j.status === "ok" ? `${j.recalled}/${j.total} (${pct(j.score)}${precision})` : `not scored of ${j.total}`;
   return el("div", { class: `judgment ${j.status}` },
     el("strong", {}, j.judge), ": ", score, " ",
     j.status !== "ok" ? el("span", { class: `badge ${j.status}` }, j.status) : null,
@@ -306,12 +309,10 @@ function reviewItem(data, item, n, progress) {
       el("button", { class: "add-trigger", type: "button", onclick: () => addTrigger("").focus() }, "add trigger"),
       el("div", {}, rating),
       el("div", {}, save, status),
-      el("details", { class: "phases" }, el("summary", {}, "CFSA phases"),
-        p.enriched ? [el("div", { class: "msg-role" }, "enriched question"), el("pre", { text: p.enriched })] : null,
-        p.grounded ? [el("div", { class: "msg-role" }, "grounded question"), el("pre", { text: p.grounded })] : null,
-        p.general && p.general.length ? [el("div", { class: "msg-role" }, "general self-ask"), qaList(p.general)] : null,
-        p.scenario && p.scenario.length ? [el("div", { class: "msg-role" }, "scenario self-ask"), qaList(p.scenario)] : null,
-        p.summary ? [el("div", { class: "msg-role" }, "summary (machine triggers)"), el("pre", { text: p.summary })] : null),
+      el("details", { class: "phases" }, el("summary", {}, "strategy steps"),
+        Object.entries(p).map(([name, value]) => [
+          el("div", { class: "msg-role" }, name),
+          Array.isArray(value) ? qaList(value) : el("pre", { text: value })])),
       traceView(item.trace)));
   return box;
 }
@@ -332,6 +333,67 @@ function renderReview(app, data) {
     ...data.items.map((item, n) => reviewItem(data, item, n, progress)));
 }
 
+// --- judge-review mode --------------------------------------------------------------------
+
+function judgeReviewItem(data, item, n, progress) {
+  const save = el("button", { class: "save primary", type: "button", disabled: true }, "save");
+  const status = el("span", { class: "save-status" });
+  const rows = item.triggers.map((t, i) => {
+    const name = `label-${n}-${i}`;
+    const choice = (value) => el("label", {},
+      el("input", { type: "radio", name, value, class: `label-${value}`,
+        checked: item.saved ? item.saved[i] === value : false,
+        onchange: () => { save.disabled = !rows.every((r) => r.querySelector("input:checked")); } }),
+      value);
+    return el("li", { class: "label-trigger", dataset: { index: i } },
+      el("span", { class: "text" }, t), " ", choice("matched"), choice("missed"));
+  });
+  const box = el("div", { class: item.saved ? "review-item judge-item reviewed" : "review-item judge-item", dataset: { sample: item.sample } });
+  save.addEventListener("click", async () => {
+    const labels = rows.map((r) => r.querySelector("input:checked").value);
+    status.className = "save-status";
+    status.textContent = "saving…";
+    try {
+      const response = await post(data, data.saveUrl, { sample: item.sample, labels });
+      const text = await response.text();
+      if (!response.ok) throw new Error(text);
+      const saved = JSON.parse(text);
+      item.saved = saved.saved;
+      box.classList.add("reviewed");
+      status.className = "save-status ok";
+      status.textContent = `saved (${saved.saved.filter((v) => v === "matched").length} of ${saved.saved.length} matched)`;
+      progress(saved.reviewed);
+    } catch (err) {
+      status.className = "save-status failed";
+      status.textContent = "not saved: " + err.message;
+    }
+  });
+  box.append(
+    el("div", {}, imageFigure(data, item)),
+    el("div", {},
+      el("div", { class: "question" }, item.question),
+      el("div", { class: "note" }, item.sample, item.emotion ? ` · ${item.emotion}` : ""),
+      el("div", { class: "msg-role" }, "answer"),
+      el("pre", { class: "answer", text: item.answer }),
+      el("h3", {}, "Ground-truth triggers: does the answer identify each?"),
+      el("ol", { class: "label-triggers" }, rows),
+      el("div", {}, save, status)));
+  return box;
+}
+
+function renderJudgeReview(app, data) {
+  const counter = el("span", { id: "reviewed-count" });
+  const progress = (n) => { counter.textContent = `${n} of ${data.items.length} labelled`; };
+  progress(data.items.filter((i) => i.saved).length);
+  app.append(
+    el("h2", {}, `Judge review — reviewer ${data.reviewer}`),
+    el("p", { class: "note" },
+      "For each answer, mark every ground-truth trigger matched (the answer identifies it, in any words) or missed, then save. ",
+      "Saving writes reviews/", data.reviewer, "/judge_labels.jsonl."),
+    el("div", { class: "filters" }, counter),
+    ...data.items.map((item, n) => judgeReviewItem(data, item, n, progress)));
+}
+
 // --- start --------------------------------------------------------------------------------
 
 (async () => {
@@ -340,8 +402,9 @@ function renderReview(app, data) {
     const data = await loadData();
     const app = document.getElementById("app");
     if (data.mode === "review") renderReview(app, data);
+    else if (data.mode === "judge-review") renderJudgeReview(app, data);
     else { renderSummary(app, data); renderPlots(app, data); renderBrowser(app, data); }
-    status.textContent = data.mode === "review" ? `${data.items.length} images` : `${data.runs.length} run${data.runs.length === 1 ? "" : "s"}, ${data.samples.length} samples`;
+    status.textContent = data.mode === "review" ? `${data.items.length} images` : data.mode === "judge-review" ? `${data.items.length} answers` : `${data.runs.length} run${data.runs.length === 1 ? "" : "s"}, ${data.samples.length} samples`;
     document.body.dataset.ready = "true";
   } catch (err) {
     status.textContent = "could not show this report: " + err;

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt, RefusalError
-from eicore.credentials import api_key
+from eicore import APIModel, Completion, Prompt, RefusalError, api_key
 from eicore_anthropic.config import AnthropicConfig
 from eicore_anthropic.messages import messages_request
 
@@ -43,7 +42,7 @@ class AnthropicModel(APIModel):
             )
         return self._client
 
-    async def _complete(self, prompt: Prompt) -> Completion:
+    async def call_api(self, prompt: Prompt) -> Completion:
         request = messages_request(prompt, self.config)
         started = time.perf_counter()
         message = await self.client().messages.create(**request)

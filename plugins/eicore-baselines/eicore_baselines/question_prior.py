@@ -19,8 +19,7 @@ from typing import Any
 
 from eicore_metrics.embeddings import MODEL_NAME, shared_encoder
 
-from eicore import Completion, Model, Prompt
-from eicore.plugins import registry
+from eicore import Completion, Model, Prompt, build
 from eicore_baselines.neighbours import QuestionIndex
 
 
@@ -52,7 +51,7 @@ class QuestionPrior(Model):
 
     def __init__(self, config: QuestionPriorConfig) -> None:
         super().__init__(config)
-        self.samples = registry().build("dataset", config.data).load()
+        self.samples = build("dataset", config.data).load()
         self._index: QuestionIndex | None = None
         self._index_lock = threading.Lock()
 

@@ -13,8 +13,7 @@ from eicore_baselines.neighbours import QuestionIndex
 from eicore_baselines.question_prior import QuestionPrior, QuestionPriorConfig, numbered
 from eicore_metrics.embeddings import shared_encoder
 
-from eicore import Prompt, Sample
-from eicore.plugins import Registry
+from eicore import Prompt, Sample, registered
 
 PERSONA = (
     "You are an expert in emotion psychology.\n"
@@ -109,7 +108,7 @@ def test_identity_follows_content_not_subset(tmp_path: Path) -> None:
 
 
 def test_registered_as_a_blind_model() -> None:
-    registration = Registry().get("model", "question-prior")
+    registration = registered("model")["question-prior"]
     assert registration.plugin == "baselines"
     assert registration.config_class is QuestionPriorConfig
     assert QuestionPrior.accepts_images is False

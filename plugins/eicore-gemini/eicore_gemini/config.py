@@ -4,31 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eicore import APIModelConfig
+
 
 @dataclass
-class GeminiConfig:
+class GeminiConfig(APIModelConfig):
     name: str = "gemini-2.5-flash"
     """The model id. Thinking models spend ``max_tokens`` on thoughts too: raise it for them."""
     temperature: float = 0.0
-    max_tokens: int = 512
-    seed: int | None = None
     system: str | None = None
     """The system instruction sent with every call (before a prompt's own system text)."""
-    vision: bool = True
-    """Send images inline; false makes a text-only model (strategies then leave images out)."""
     base_url: str | None = None
     """The API root (default: the SDK's, i.e. generativelanguage.googleapis.com)."""
+    api_version: str | None = None
+    """The path segment before ``/models`` (``v1beta``, ``v1``). Default: the SDK's for Google's
+    own endpoint; ``v1beta`` with a ``base_url``, because with one the SDK would post to ``/v1``
+    while Gemini-compatible gateways serve ``/v1beta``."""
     api_key_env: str = "GEMINI_API_KEY"
     """The environment variable holding the key (``GOOGLE_API_KEY`` works as well)."""
-    timeout: float = 120.0
-    """Seconds per attempt."""
     max_retries: int = 5
     """Retries of 408/429/5xx answers, timeouts and dropped connections, after capped
     exponential backoff (0.5 s doubling to 8 s) or the server's Retry-After / retry-after-ms /
     RetryInfo delay."""
-    concurrency: int | None = None
-    """At most this many calls in flight to this model (default: the run's concurrency)."""
-    price_input_per_mtok: float | None = None
-    """US dollars per million prompt tokens, for the run's cost estimate."""
     price_output_per_mtok: float | None = None
     """US dollars per million answer tokens (thinking included), for the run's cost estimate."""
+    seed: int | None = None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import AnswerError, APIModel, Completion, Prompt, RefusalError
-from eicore.credentials import api_key
+from eicore import AnswerError, APIModel, Completion, Prompt, RefusalError, api_key
 from eicore_gemini.config import GeminiConfig
 from eicore_gemini.contents import content_request
 from eicore_gemini.retries import with_retries
@@ -47,6 +46,7 @@ class GeminiModel(APIModel):
 
             options = types.HttpOptions(
                 base_url=self.config.base_url,
+                api_version=api_version(self.config),
                 timeout=round(self.config.timeout * 1000),
                 async_client_args={"limits": httpx2.Limits(max_connections=CONNECTIONS,
                                                            max_keepalive_connections=CONNECTIONS)},
@@ -54,7 +54,7 @@ class GeminiModel(APIModel):
             self._client = genai.Client(api_key=self._api_key, http_options=options)
         return self._client
 
-    async def _complete(self, prompt: Prompt) -> Completion:
+    async def call_api(self, prompt: Prompt) -> Completion:
         request = content_request(prompt, self.config)
         models = self.client().aio.models
         started = time.perf_counter()
@@ -67,6 +67,13 @@ class GeminiModel(APIModel):
         if self._client is not None:
             await self._client.aio.aclose()
             self._client = None
+
+
+def api_version(config: GeminiConfig) -> str | None:
+    """The configured API version; with a custom ``base_url`` and none set, ``v1beta``."""
+    if config.api_version is not None or config.base_url is None:
+        return config.api_version
+    return "v1beta"
 
 
 def completion_of(response: Any, latency_s: float) -> Completion:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from eicore_gemini.config import GeminiConfig
 from eicore_gemini.contents import TextOnlyModelError
-from eicore_gemini.model import GeminiModel
+from eicore_gemini.model import GeminiModel, api_version
+from google.genai import errors
 
-from eicore import Prompt, images
-from eicore.config import ConfigError
+from eicore import ConfigError, Prompt, read_image
 from eicore.testing.api_runs import assert_one_client_per_instance, assert_usage_recorded
 from eicore.testing.fake_api import FakeAPI, Reply
 from eicore.testing.runs import png_named_jpg
@@ -28,13 +28,13 @@ def test_text_and_image_go_inline_with_the_media_type_of_the_bytes(
     fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable, key: str, tmp_path: Path
 ) -> None:
     path = png_named_jpg(tmp_path)
-    image = images.read(tmp_path, "photo.jpg")
+    image = read_image(tmp_path, "photo.jpg")
     prompt = Prompt.user(image, QUESTION, system="Answer briefly.")
 
     (completion,) = complete(model(seed=7, system="You are careful."), prompt)
 
     (request,) = fake.requests
-    assert request.path.endswith("/models/gemini-2.5-flash:generateContent")
+    assert request.path == "/v1beta/models/gemini-2.5-flash:generateContent"
     assert request.headers["x-goog-api-key"] == key
     body = request.body
     (user,) = body["contents"]
@@ -67,7 +67,7 @@ def test_text_only_model_sends_text_and_refuses_images(
 
     png_named_jpg(tmp_path)
     with pytest.raises(TextOnlyModelError, match="vision=false"):
-        complete(model(vision=False), Prompt.user(images.read(tmp_path, "photo.jpg"), QUESTION))
+        complete(model(vision=False), Prompt.user(read_image(tmp_path, "photo.jpg"), QUESTION))
     assert len(fake.requests) == 1
 
 
@@ -91,3 +91,16 @@ def test_a_variable_eicore_would_not_mask_is_refused(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("GEMINI_CREDS", "AIza-test-0123456789")
     with pytest.raises(ConfigError, match="API_KEY"):
         GeminiModel(GeminiConfig(api_key_env="GEMINI_CREDS"))
+
+
+def test_a_custom_base_url_gets_v1beta_and_an_explicit_version_is_sent_as_given(
+    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+) -> None:
+    """With a base_url the SDK alone would post to ``/v1``, which gateways answer with 404/405."""
+    assert api_version(GeminiConfig()) is None  # Google's endpoint: the SDK's own choice
+    assert api_version(GeminiConfig(base_url=fake.url)) == "v1beta"
+    assert api_version(GeminiConfig(base_url=fake.url, api_version="v1")) == "v1"
+    with pytest.raises(errors.ClientError, match="404"):
+        complete(model(api_version="v1"), Prompt.user(QUESTION))
+    (request,) = fake.requests
+    assert request.path == "/v1/models/gemini-2.5-flash:generateContent"

@@ -3,11 +3,11 @@
 Importing this module imports neither torch nor transformers: they load when a model is built.
 """
 
-from eicore import hookimpl
+from eicore import Register, hookimpl
 from eicore_hf.config import HFConfig
 from eicore_hf.model import hf_model
 
 
 @hookimpl
-def eicore_register_models(register):  # type: ignore[no-untyped-def]
+def eicore_register_models(register: Register) -> None:
     register("hf", hf_model, HFConfig)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eicore.config import ConfigError
+from eicore import ConfigError
 
 KINDS = ("auto", "vision", "text")
 DTYPES = ("auto", "float32", "float16", "bfloat16")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eicore.config import ConfigError
+from eicore import ConfigError
 from eicore_hf.config import HFConfig
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")

@@ -13,8 +13,7 @@ from eicore_hf.loading import ModelLoadError
 from eicore_hf.model import hf_model
 from eicore_hf.source import ModelSourceError
 
-from eicore import Prompt
-from eicore.config import ConfigError
+from eicore import ConfigError, Prompt
 
 
 @pytest.fixture

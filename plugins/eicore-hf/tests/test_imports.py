@@ -12,9 +12,8 @@ from pathlib import Path
 HEAVY = ("torch", "transformers")
 
 SCRIPT = """
-import json, sys
-import eicore.plugins
-from eicore.cli import main
+import json, runpy, sys
+import eicore
 
 HEAVY = {heavy!r}
 seen = {{}}
@@ -22,14 +21,10 @@ seen = {{}}
 def step(name, argv=None):
     if argv is not None:
         sys.argv = ["eicore", *argv]
-        main()
+        runpy.run_module("eicore", run_name="__main__")
     seen[name] = sorted(m for m in HEAVY if m in sys.modules)
 
-# A model without heavy dependencies, registered like a built-in plugin for this process only.
-eicore.plugins.BUILTIN_PLUGINS += ("light_plugin",)
-registry = eicore.plugins.registry()
-registry.store_configs()
-assert registry.get("model", "hf").plugin == "hf"
+assert eicore.registered("model")["hf"].plugin == "hf"
 step("registry")
 step("help", ["--help"])
 step("plugins", ["plugins"])
@@ -40,6 +35,8 @@ step("run with another model", ["run", "model=light", "model.vision=false", "~ju
 print("SEEN " + json.dumps(seen))
 """
 
+# A model without heavy dependencies, installed as a plugin (its entry point on the path) for the
+# test's processes only.
 LIGHT_PLUGIN = """
 from eicore import hookimpl
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
@@ -52,6 +49,10 @@ def eicore_register_models(register):
 
 def test_discovery_cli_and_other_runs_stay_light(eibench_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "light_plugin.py").write_text(LIGHT_PLUGIN)
+    dist_info = tmp_path / "light_plugin-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: light-plugin\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[eicore]\nlight = light_plugin\n")
     script = SCRIPT.format(heavy=HEAVY, eibench=eibench_dir, runs=tmp_path / "runs")
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "EICORE_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(

@@ -16,7 +16,7 @@ LIMIT = 6
 def eicore(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """``eicore run <args>`` with the call cache in ``cwd/cache``."""
     env = {**env, "EICORE_CACHE": str(cwd / "cache")}
-    command = [sys.executable, "-c", "from eicore.cli import main; main()", "run", *args]
+    command = [sys.executable, "-m", "eicore", "run", *args]
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result

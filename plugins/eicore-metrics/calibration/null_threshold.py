@@ -31,8 +31,7 @@ import numpy as np
 from eicore_metrics.embeddings import model_version, shared_encoder
 from eicore_metrics.semantic import DEFAULT_THRESHOLD, answer_units, best_matches, strip_marks
 
-from eicore import EMOTIONS, Sample
-from eicore.data import load_basic
+from eicore import EMOTIONS, Sample, build
 
 PERCENTILES = (50, 90, 95, 99, 99.9)
 THRESHOLDS = (0.5, 0.6, 0.7)
@@ -136,7 +135,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--records", type=Path, help="a run's records.jsonl to rescore")
     args = parser.parse_args()
-    samples = load_basic(args.data_root / "user.jsonl", args.data_root / "basic_ground_truth.json")
+    samples = build("dataset", {"plugin": "eibench", "root": str(args.data_root)}).load()
     thresholds = sorted({*THRESHOLDS, DEFAULT_THRESHOLD})
     print(f"encoder: {model_version()}; seed {args.seed}; default threshold {DEFAULT_THRESHOLD}")
     print_nulls(samples, args.seed, thresholds)

@@ -1,21 +1,29 @@
 """eicore's first-party metrics and judges, registered through the ``eicore`` entry point."""
 
-from eicore import hookimpl
+from eicore import Register, RegisterCommand, hookimpl
 from eicore_metrics.calibration import register_presets
 from eicore_metrics.coherence import Coherence, CoherenceConfig
+from eicore_metrics.commands import register_commands
+from eicore_metrics.jury import Jury, JuryConfig
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.recall import TriggerRecall, TriggerRecallConfig
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 
 
 @hookimpl
-def eicore_register_metrics(register):  # type: ignore[no-untyped-def]
+def eicore_register_metrics(register: Register) -> None:
     register("trigger_recall", TriggerRecall, TriggerRecallConfig)
     register("coherence", Coherence, CoherenceConfig)
+    register("jury", Jury, JuryConfig)
 
 
 @hookimpl
-def eicore_register_judges(register):  # type: ignore[no-untyped-def]
+def eicore_register_judges(register: Register) -> None:
     register("semantic", SemanticJudge, SemanticJudgeConfig)
     register("llm", LLMJudge, LLMJudgeConfig)
     register_presets(register)
+
+
+@hookimpl
+def eicore_register_commands(register: RegisterCommand) -> None:
+    register_commands(register)

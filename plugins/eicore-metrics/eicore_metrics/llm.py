@@ -1,5 +1,9 @@
-"""The ``llm`` judge: EIBench's judge done right — any registered model reads the answer and the
-numbered ground-truth triggers and replies ``{score: correct/total}`` with an explanation.
+"""The ``llm`` judge: EIBench's judge done right — any registered model reads the numbered
+ground-truth triggers and the answer's numbered items, and says for each trigger whether the
+answer matched it (``matched`` / ``partly`` / ``missed``, with the span that matched) and for each
+item whether some trigger supports it. Recall, precision and F1 are computed from those verdicts
+in code; a ``partly`` trigger counts ``partial_credit`` (0.5 by default) towards recall. With
+:data:`SCORE_TEMPLATE` (the paper's form) the judge replies ``{score: correct/total}`` instead.
 
 The run hands the judge its model as the role ``judge:<name>`` (``Judge.asks_model``): calls
 are cached, traced in the sample's record and counted and costed like a strategy's. A reply
@@ -18,10 +22,33 @@ from typing import Any
 
 from loguru import logger
 
-from eicore import Judge, Judgment, ModelRole, Prompt, Sample
-from eicore_metrics.verdicts import PARSE_POLICY, Verdict, echo_contexts, parse_verdict
+from eicore import ConfigError, Judge, Judgment, ModelRole, Prompt, Sample
+from eicore_metrics.semantic import sentences
+from eicore_metrics.verdicts import (
+    PARSE_POLICY,
+    Verdict,
+    answer_items,
+    echo_contexts,
+    parse_verdict,
+)
 
 TEMPLATE = """\
+You grade answers about why a person in an image feels an emotion.
+$context
+Ground-truth emotional triggers ($total):
+$triggers
+
+Answer to grade, cut into numbered items:
+$items
+
+For each ground-truth trigger, say whether the answer identifies it, in the same or in other \
+words: "matched", "partly" (only part of it, or too vaguely) or "missed", with the answer's \
+words that match it as "span" ("" when missed). For each answer item, say whether any \
+ground-truth trigger supports it. Reply with JSON only, in this shape:
+{"triggers": [{"n": 1, "verdict": "matched", "span": "..."}, ...], \
+"items": [{"n": 1, "supported": true}, ...]}$format"""
+
+SCORE_TEMPLATE = """\
 You grade answers about why a person in an image feels an emotion.
 $context
 Ground-truth emotional triggers ($total):
@@ -36,6 +63,9 @@ Count how many of the ground-truth triggers the answer identifies, in the same o
 words. Triggers the answer adds beyond the list do not count against it. Explain briefly, then \
 give your verdict on a last line as {score: correct/total}, with correct the number of \
 identified triggers and total $total.$format"""
+"""The score-only form (a count, no per-trigger verdicts): the paper presets' shape."""
+
+FORMS = {"triggers": TEMPLATE, "score": SCORE_TEMPLATE}
 
 CONTEXT = """Question asked: $question
 Target emotion: $emotion"""
@@ -49,8 +79,12 @@ class LLMJudgeConfig:
     model: Any = None
     """The judging model's config node: ``+model@judge.model=<name>``. The paper's judges ran at
     temperature 0.1 with 512 new tokens: set those on the model (``judge.model.temperature``)."""
-    template: str = TEMPLATE
-    """``$answer``, ``$triggers`` (numbered lines), ``$total``, ``$context``, ``$format``."""
+    form: str = "triggers"
+    """``triggers``: per-trigger verdicts (:data:`TEMPLATE`); ``score``: a count only, the
+    paper's ``{score: k/n}`` (:data:`SCORE_TEMPLATE`). Picks the template when none is given."""
+    template: str | None = None
+    """``$answer``, ``$items`` (the answer's sentences, numbered), ``$triggers`` (numbered
+    lines), ``$total``, ``$context``, ``$format``; None: the template of ``form``."""
     context_template: str = CONTEXT
     """Filled into ``$context`` when ``include_question``; ``$question``, ``$emotion``."""
     structured_template: str = STRUCTURED
@@ -63,6 +97,9 @@ class LLMJudgeConfig:
     """Replies without a verdict are asked again up to this many attempts in all."""
     backoff_s: float = 1.0
     """Wait before attempt i+1: ``backoff_s * 2**(i-1)`` (not for replies from the cache)."""
+    partial_credit: float = 0.5
+    """What a ``partly`` trigger counts towards recall (``matched`` 1, ``missed`` 0): half, as
+    a judge that says "partly" has seen half the evidence; 0 counts only full matches."""
 
 
 def numbered(triggers: tuple[str, ...]) -> str:
@@ -79,10 +116,20 @@ class LLMJudge(Judge):
     def name(self) -> str:
         return str(getattr(self.config, "plugin", "llm"))
 
+    @property
+    def template(self) -> str:
+        """The prompt template: the config's, else its form's."""
+        c = self.config
+        if c.template is not None:
+            return c.template
+        if c.form not in FORMS:
+            raise ConfigError(f"judge {self.name}: form {c.form!r}; choose {' or '.join(FORMS)}")
+        return FORMS[c.form]
+
     def template_sha256(self) -> str:
         """Digest of every template that shapes the prompt (with the switches that pick them)."""
         c = self.config
-        parts = [c.template, c.context_template if c.include_question else "",
+        parts = [self.template, c.context_template if c.include_question else "",
                  c.structured_template if c.structured else ""]  # fmt: skip
         return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
@@ -91,11 +138,13 @@ class LLMJudge(Judge):
         return {
             "plugin": self.name,
             "prompt_template_sha256": self.template_sha256(),
+            "form": c.form if c.template is None else "custom template",
             "include_question": c.include_question,
             "structured": c.structured,
             "max_attempts": c.max_attempts,
             "backoff_s": c.backoff_s,
             "parse_policy": PARSE_POLICY,
+            "partial_credit": c.partial_credit,
         }
 
     def prompt_text(self, sample: Sample, answer: str) -> str:
@@ -106,8 +155,9 @@ class LLMJudge(Judge):
             context = Template(c.context_template).substitute(
                 question=sample.question, emotion=emotion
             )
-        return Template(c.template).substitute(
+        return Template(self.template).substitute(
             answer=answer,
+            items=numbered(tuple(sentences(answer))) or "1. (empty)",
             triggers=numbered(sample.triggers),
             total=len(sample.triggers),
             context=context,
@@ -127,14 +177,16 @@ class LLMJudge(Judge):
             replies.append(completion.text)
             verdict = parse_verdict(completion.text, total, contexts)
             if verdict is not None:
-                return self._judgment(sample, verdict, completion.text, attempt)
+                return self._judgment(sample, answer, verdict, completion.text, attempt)
             if attempt + 1 < self.config.max_attempts and not cached:
                 await asyncio.sleep(self.config.backoff_s * 2**attempt)
         logger.debug("judge {}: no verdict for {} in {} tries", self.name, sample.id, len(replies))
         raw = "\n".join(f"--- attempt {i} ---\n{r}" for i, r in enumerate(replies, start=1))
         return Judgment(self.name, None, total, "unparsed", raw)
 
-    def _judgment(self, sample: Sample, verdict: Verdict, reply: str, attempt: int) -> Judgment:
+    def _judgment(
+        self, sample: Sample, answer: str, verdict: Verdict, reply: str, attempt: int
+    ) -> Judgment:
         total = len(sample.triggers)
         notes = list(verdict.notes)
         if attempt:
@@ -151,4 +203,12 @@ class LLMJudge(Judge):
             notes.append(f"correct {recalled} clipped to {total}")
             recalled = total
         raw = reply + "".join(f"\n[eicore] {n}" for n in notes)
-        return Judgment(self.name, recalled, total, "ok", raw, verdict.matched)
+        if verdict.form != "triggers":
+            return Judgment(self.name, recalled, total, "ok", raw, verdict.matched)
+        partly = sum(t.verdict == "partly" for t in verdict.triggers)
+        return Judgment(
+            self.name, recalled, total, "ok", raw, verdict.matched,
+            triggers=verdict.triggers,
+            items=answer_items(sentences(answer), verdict.supported),
+            credit=recalled + self.config.partial_credit * partly if partly else None,
+        )  # fmt: skip

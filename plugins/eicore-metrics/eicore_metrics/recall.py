@@ -1,5 +1,10 @@
 """Emotional-trigger recall as EIBench defines it: per sample recalled/total, averaged, with
-bootstrap CIs per cell; with several judges, each judge's recall and their agreement."""
+bootstrap CIs per cell; with several judges, each judge's recall and their agreement.
+
+Beside recall, for judges that say which answer items some trigger supports: precision (per
+sample, supported items / items) and F1 (per sample, the harmonic mean of that sample's recall
+and precision), averaged the same way. Recall alone rewards listing everything; precision
+does not."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
 from eicore import EMOTIONS, Metric, Recall, SampleRecord
 from eicore_metrics.statistics import Bootstrap, agreement, macro_ci, mean_ci
@@ -36,26 +41,37 @@ def judge_names(records: Sequence[SampleRecord]) -> list[str]:
     return list(dict.fromkeys(j.judge for r in records for j in r.judgments))
 
 
+Measure = Literal["score", "precision", "f1"]
+"""A per-sample value of a judgment: recall (``score``), precision or F1."""
+MEASURES: dict[str, Measure] = {"recall": "score", "precision": "precision", "f1": "f1"}
+"""metrics.json's name of each measure → the judgment's property."""
+
+
 def scored_samples(
-    records: Sequence[SampleRecord], judge: str
+    records: Sequence[SampleRecord], judge: str, measure: Measure = "score"
 ) -> tuple[dict[str, ScoredSample], int]:
-    """Sample id → score of each answered sample ``judge`` scored; and how many it did not
-    (unparsed, errored or missing judgments). Failed samples are neither."""
+    """Sample id → ``measure`` of each answered sample ``judge`` scored; and how many it did not
+    (unparsed, errored or missing judgments, or no answer items for precision and F1). Failed
+    samples are neither."""
     scored: dict[str, ScoredSample] = {}
     unjudged = 0
     for record in records:
         if record.status != "answered":
             continue
         judgment = next((j for j in record.judgments if j.judge == judge), None)
-        if judgment is None or judgment.score is None:
+        value = None if judgment is None else getattr(judgment, measure)
+        if value is None:
             unjudged += 1
         else:
-            scored[record.sample.id] = ScoredSample(record.sample.emotion, judgment.score)
+            scored[record.sample.id] = ScoredSample(record.sample.emotion, value)
     return scored, unjudged
 
 
 def recall_summary(
-    records: Sequence[SampleRecord], judge: str, boot: Bootstrap | None = None
+    records: Sequence[SampleRecord],
+    judge: str,
+    boot: Bootstrap | None = None,
+    measure: Measure = "score",
 ) -> dict[str, Any]:
     """Micro (sample-weighted, the paper's "overall") and macro means of one judge's scores,
     with bootstrap CIs when ``boot`` is given.
@@ -63,7 +79,7 @@ def recall_summary(
     Only answered samples with a parsed judgment count; failed samples and unparsed or errored
     judgments are excluded from the means and counted.
     """
-    scored, unjudged = scored_samples(records, judge)
+    scored, unjudged = scored_samples(records, judge, measure)
     scores = [s.score for s in scored.values()]
     by_emotion: dict[str, list[float]] = defaultdict(list)
     for s in scored.values():
@@ -102,7 +118,8 @@ def judge_agreement(
 class TriggerRecall(Metric):
     """``recall`` (a :class:`eicore.Recall`) for the run's first judge, ``recall_by_judge`` for
     each, and ``judge_agreement`` for every pair of judges. The core's tables, plots and viewer
-    show the typed recalls, whatever the keys."""
+    show the typed recalls, whatever the keys. ``precision`` / ``f1`` (and ``_by_judge``), in
+    recall's shape, for the judges that flag answer items."""
 
     config: TriggerRecallConfig
 
@@ -117,6 +134,13 @@ class TriggerRecall(Metric):
         boot = Bootstrap(c.resamples, c.seed, c.level)
         by_judge = {name: Recall.from_dict(recall_summary(records, name, boot)) for name in judges}
         result: dict[str, Any] = {"recall": by_judge[judges[0]], "recall_by_judge": by_judge}
+        for key in ("precision", "f1"):
+            values = {name: recall_summary(records, name, boot, MEASURES[key]) for name in judges}
+            kept = {name: v for name, v in values.items() if v["n_scored"]}
+            if kept:
+                result[f"{key}_by_judge"] = kept
+                if judges[0] in kept:
+                    result[key] = kept[judges[0]]
         if len(judges) > 1:
             result["judge_agreement"] = [
                 judge_agreement(records, a, b, c.kappa_bins) for a, b in combinations(judges, 2)

@@ -2,8 +2,10 @@
 
 Offline and deterministic: the answer is cut into units (sentences, and their comma clauses),
 triggers and units are embedded with all-MiniLM-L6-v2, and a trigger counts as recalled when
-its best unit's cosine reaches the threshold. ``docs/judges.md`` gives the threshold's
-calibration. It approximates the paper's LLM judge; it is not that judge.
+its best unit's cosine reaches the threshold (``partly`` when it only reaches
+``partial_threshold``, if set). An answer item (a sentence) is supported when it or one of its
+clauses reaches the threshold for some trigger: the base of precision. ``docs/judges.md`` gives
+the threshold's calibration. It approximates the paper's LLM judge; it is not that judge.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from eicore import Judge, Judgment, ModelRole, Sample, excerpt
+from eicore import AnswerItem, Judge, Judgment, ModelRole, Sample, TriggerVerdict, excerpt
 from eicore_metrics.embeddings import model_version, shared_encoder
 
 DEFAULT_THRESHOLD = 0.62
@@ -38,6 +40,11 @@ _EDGE_PUNCTUATION = " \t\"'“”‘’()[]{}:,.;!?-–—"
 class SemanticJudgeConfig:
     threshold: float = DEFAULT_THRESHOLD
     """Cosine at or above which an answer unit recalls a ground-truth trigger."""
+    partial_threshold: float | None = None
+    """Cosine at or above which (below ``threshold``) a trigger is ``partly`` matched; None:
+    triggers are matched or missed."""
+    partial_credit: float = 0.5
+    """What a ``partly`` trigger counts towards recall, as for the ``llm`` judge."""
 
 
 def strip_marks(text: str) -> str:
@@ -56,18 +63,19 @@ def sentences(answer: str) -> list[str]:
     return [s for s in (strip_marks(p) for p in _SENTENCES.split(answer)) if _has_letter(s)]
 
 
+def sentence_units(sentence: str) -> list[str]:
+    """A sentence and its comma clauses (when it has several), without marks."""
+    clauses = [strip_marks(c) for c in _CLAUSES.split(sentence)]
+    return [sentence, *clauses] if len(clauses) > 1 else [sentence]
+
+
 def answer_units(answer: str) -> list[str]:
     """:func:`sentences` of the answer and their comma clauses.
 
     Full sentences are kept beside their clauses. Units without a letter are dropped; each
     unit appears once.
     """
-    units: list[str] = []
-    for sentence in sentences(answer):
-        clauses = [strip_marks(c) for c in _CLAUSES.split(sentence)]
-        units.append(sentence)
-        if len(clauses) > 1:
-            units.extend(clauses)
+    units = [u for sentence in sentences(answer) for u in sentence_units(sentence)]
     return list(dict.fromkeys(u for u in units if _has_letter(u)))
 
 
@@ -80,16 +88,27 @@ class Match:
     cosine: float
 
 
+def similarities(triggers: Sequence[str], units: Sequence[str]) -> np.ndarray:
+    """Cosines of each trigger (rows, without marks) to each unit (blocking: embeds)."""
+    encoder = shared_encoder()
+    vectors = encoder.encode([strip_marks(t) for t in triggers]), encoder.encode(units)
+    # einsum, not @: BLAS's own threads, started from many worker threads, spin against
+    # torch's; on 2 cores the default run took 71 s with @ and 30 s with einsum
+    similarity: np.ndarray = np.einsum("td,ud->tu", *vectors)
+    return similarity
+
+
 def best_matches(triggers: Sequence[str], units: Sequence[str]) -> list[Match]:
     """For each trigger, the unit with the highest cosine (blocking: embeds with the encoder).
 
     Triggers are compared without their marks (:func:`strip_marks`), as units are.
     """
-    encoder = shared_encoder()
-    vectors = encoder.encode([strip_marks(t) for t in triggers]), encoder.encode(units)
-    # einsum, not @: BLAS's own threads, started from many worker threads, spin against
-    # torch's; on 2 cores the default run took 71 s with @ and 30 s with einsum
-    similarity = np.einsum("td,ud->tu", *vectors)
+    return matches_of(triggers, units, similarities(triggers, units))
+
+
+def matches_of(
+    triggers: Sequence[str], units: Sequence[str], similarity: np.ndarray
+) -> list[Match]:
     best = similarity.argmax(axis=1)
     return [
         Match(trigger, units[j], float(similarity[i, j]))
@@ -144,14 +163,44 @@ class SemanticJudge(Judge):
         """The judgment of ``answer`` against ``triggers`` (blocking)."""
         units = answer_units(answer)
         if not units:
-            return Judgment(self.name, 0, len(triggers), "ok", "no usable text in the answer")
-        matches = best_matches(triggers, units)
-        matched = tuple(i for i, m in enumerate(matches) if m.cosine >= self.config.threshold)
+            missed = tuple(TriggerVerdict("missed") for _ in triggers)
+            return Judgment(
+                self.name, 0, len(triggers), "ok", "no usable text in the answer", triggers=missed
+            )
+        similarity = similarities(triggers, units)
+        matches = matches_of(triggers, units, similarity)
+        c = self.config
+        verdicts = tuple(
+            TriggerVerdict("matched", m.unit)
+            if m.cosine >= c.threshold
+            else TriggerVerdict("partly", m.unit)
+            if c.partial_threshold is not None and m.cosine >= c.partial_threshold
+            else TriggerVerdict("missed")
+            for m in matches
+        )
+        matched = tuple(i for i, v in enumerate(verdicts) if v.verdict == "matched")
+        partly = sum(v.verdict == "partly" for v in verdicts)
+        column = {u: j for j, u in enumerate(units)}
+        items = tuple(
+            AnswerItem(
+                sentence,
+                bool(
+                    (
+                        similarity[:, [column[u] for u in sentence_units(sentence) if u in column]]
+                        >= c.threshold
+                    ).any()
+                ),
+            )  # fmt: skip
+            for sentence in sentences(answer)
+        )
         return Judgment(
             judge=self.name,
             recalled=len(matched),
             total=len(triggers),
             status="ok",
-            raw=explain(matches, self.config.threshold),
+            raw=explain(matches, c.threshold),
             matched=matched,
+            triggers=verdicts,
+            items=items,
+            credit=len(matched) + c.partial_credit * partly if partly else None,
         )

@@ -135,3 +135,25 @@ def agreement(a: ArrayLike, b: ArrayLike, bins: int = 4) -> dict[str, float | No
         "kappa_bins": bins,
         "mean_abs_diff": float(np.mean(np.abs(x - y))),
     }
+
+
+def kappa_ci(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], boot: Bootstrap
+) -> tuple[float | None, list[float] | None]:
+    """Cohen's kappa of label vectors pooled over groups (samples), and its bootstrap CI with
+    whole groups resampled: a sample's triggers are not independent of each other."""
+    if not pairs:
+        return None, None
+    x = np.concatenate([a for a, _ in pairs])
+    y = np.concatenate([b for _, b in pairs])
+    point = cohen_kappa(x, y)
+    rng = boot.rng()
+    estimates = []
+    for _ in range(boot.resamples):
+        picks = rng.integers(0, len(pairs), size=len(pairs))
+        xs = np.concatenate([pairs[i][0] for i in picks])
+        ys = np.concatenate([pairs[i][1] for i in picks])
+        value = cohen_kappa(xs, ys)
+        if value is not None:
+            estimates.append(value)
+    return point, (boot.interval(np.array(estimates)) if estimates else None)

@@ -19,8 +19,7 @@ from eicore_metrics.calibration import (
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 from eicore_metrics.statistics import Bootstrap
 
-from eicore import Response, Sample, SampleRecord
-from eicore.plugins import Registry
+from eicore import Response, Sample, SampleRecord, build
 
 TRIGGERS = [
     ("The man is shouting at someone.", "Rainy, gloomy weather.", "A broken phone on the floor."),
@@ -91,7 +90,7 @@ def test_a_saved_preset_is_a_judge_with_its_threshold_and_provenance(tmp_path: P
 
 
 def test_threshold_source_of_default_and_user_thresholds() -> None:
-    default = Registry().build("judge", {"plugin": "semantic"})
+    default = build("judge", {"plugin": "semantic"})
     assert default.describe()["threshold_source"].startswith("default: 99th percentile")
-    user = Registry().build("judge", {"plugin": "semantic", "threshold": 0.5})
+    user = build("judge", {"plugin": "semantic", "threshold": 0.5})
     assert user.describe()["threshold_source"] == "set in the run's config"

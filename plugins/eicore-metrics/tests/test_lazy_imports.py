@@ -8,9 +8,8 @@ import sys
 CHECK = """
 import sys
 import eicore_metrics
-from eicore.plugins import Registry
-registry = Registry()
-judge = registry.build("judge", {"plugin": "semantic"})
+from eicore import build
+judge = build("judge", {"plugin": "semantic"})
 judge.describe()
 print(sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules))
 """

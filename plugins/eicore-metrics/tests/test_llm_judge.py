@@ -7,14 +7,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 
-from eicore import Completion, Judgment, Model, ModelRole, Prompt, Sample
-from eicore.calls import ModelClient, RoleHandle
-from eicore.judging import describe_judges, judge_clients
-from eicore.plugins import Registry
-from eicore.store import CallCache
+from eicore import Call, Completion, Judgment, Model, ModelRole, Prompt, Sample
+from eicore.testing.roles import traced_roles
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 
 SAMPLE = Sample(
@@ -42,15 +38,20 @@ class Sequenced(Model):
 class RoledJudge(LLMJudge):
     """The llm judge with its model role bound, as a run hands it over (role ``judge:llm``)."""
 
-    role: RoleHandle
+    role: ModelRole
+    trace: list[Call]
 
     async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         return await super().judge(sample, answer, model or self.role)
 
 
-def judge_with(model: Model, cache: CallCache | None = None, **settings: object) -> RoledJudge:
+def judge_with(model: Model, cache: Path | None = None, **settings: object) -> RoledJudge:
+    """The judge asking ``model`` through a call cache in the file ``cache`` (None: none), in
+    the paper's score form (the per-trigger default: test_trigger_verdicts.py)."""
+    settings = {"form": "score", **settings}
     judge = RoledJudge(LLMJudgeConfig(backoff_s=0.0, **settings))  # type: ignore[arg-type]
-    judge.role = RoleHandle(ModelClient(model, cache), "judge:llm", [])
+    judge.trace = []
+    judge.role = traced_roles({"judge:llm": model}, judge.trace, cache)["judge:llm"]
     return judge
 
 
@@ -103,38 +104,28 @@ def test_correct_is_clipped_and_a_wrong_total_is_flagged() -> None:
 
 
 def test_replies_are_cached_per_attempt(tmp_path: Path) -> None:
-    cache = CallCache(tmp_path / "calls.sqlite")
+    cache = tmp_path / "calls.sqlite"
     first = Sequenced(["no verdict", "{score: 1/3}"])
     asyncio.run(judge_with(first, cache).judge(SAMPLE, "a"))
     replay = Sequenced(["never asked"])
     replay.identity = first.identity  # type: ignore[method-assign]  # the same model
     judgment = asyncio.run(judge_with(replay, cache).judge(SAMPLE, "a"))
     assert replay.prompts == [] and judgment.recalled == 1
-    cache.close()
 
 
-def test_describe_records_model_template_and_policy() -> None:
-    judge = judge_with(ScriptedModel(ScriptedConfig()))
-    (described,) = describe_judges([judge], {"judge:llm": judge.role.client})
-    assert described["model"]["plugin"] == "ScriptedModel"
+def test_describe_records_template_and_policy() -> None:
+    # the judge's model identity is added by the run: tests/test_judge_roles.py
+    described = judge_with(ScriptedModel(ScriptedConfig())).describe()
     assert len(described["prompt_template_sha256"]) == 64
     assert "last" in described["parse_policy"] and described["include_question"] is False
     json.dumps(described)
-
-
-def test_a_judge_without_a_model_fails_clearly() -> None:
-    from eicore.config import ConfigError
-
-    judge = Registry().build("judge", {"plugin": "llm"})
-    with pytest.raises(ConfigError, match=r"\+model@judge.model"):
-        judge_clients([judge], None)
 
 
 def test_the_judges_calls_are_traced_in_its_role() -> None:
     judge = judge_with(Sequenced(["no verdict", "{score: 1/3}"]), max_attempts=2)
     judgment = asyncio.run(judge.judge(SAMPLE, "a"))
     assert judgment.recalled == 1
-    assert [(c.role, c.round, c.cached) for c in judge.role.trace] == [
+    assert [(c.role, c.round, c.cached) for c in judge.trace] == [
         ("judge:llm", 0, False),
         ("judge:llm", 1, False),
     ]

@@ -33,7 +33,7 @@ RECORDS = [
 
 
 def test_overall_is_sample_weighted_and_macro_averages_emotions() -> None:
-    recall = TriggerRecall(None).compute(RECORDS)["recall"]
+    recall = TriggerRecall(None).compute(RECORDS)["recall"].to_dict()
     assert recall["overall"] == pytest.approx((0.5 + 0.25 + 1.0 + 0.0) / 4)
     assert recall["macro"] == pytest.approx((0.375 + 1.0 + 0.0) / 3)
     assert recall["by_emotion"] == pytest.approx({"happy": 0.375, "angry": 1.0, "sad": 0.0})
@@ -41,7 +41,7 @@ def test_overall_is_sample_weighted_and_macro_averages_emotions() -> None:
 
 
 def test_unparsed_and_failed_are_excluded_and_counted() -> None:
-    recall = TriggerRecall(None).compute(RECORDS)["recall"]
+    recall = TriggerRecall(None).compute(RECORDS)["recall"].to_dict()
     assert recall["n_scored"] == 4
     assert recall["n_unjudged"] == 2  # the unparsed and the errored judgment; failed not answered
     assert recall["n_by_emotion"] == {"happy": 2, "angry": 1, "sad": 1}
@@ -49,5 +49,5 @@ def test_unparsed_and_failed_are_excluded_and_counted() -> None:
 
 
 def test_no_judgments_gives_empty_recall() -> None:
-    recall = TriggerRecall(None).compute([RECORDS[-1]])["recall"]
+    recall = TriggerRecall(None).compute([RECORDS[-1]])["recall"].to_dict()
     assert (recall["overall"], recall["macro"], recall["n_scored"]) == (None, None, 0)

@@ -14,8 +14,7 @@ from eicore_metrics.semantic import (
     answer_units,
 )
 
-from eicore import Sample
-from eicore.plugins import Registry
+from eicore import Sample, build
 
 TRIGGERS = (
     "The man is shouting at someone.",
@@ -26,7 +25,7 @@ TRIGGERS = (
 
 @pytest.fixture(scope="module")
 def judge() -> SemanticJudge:
-    return Registry().build("judge", {"plugin": "semantic"})
+    return build("judge", {"plugin": "semantic"})
 
 
 def sample(triggers: tuple[str, ...] = TRIGGERS) -> Sample:

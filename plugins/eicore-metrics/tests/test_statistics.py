@@ -123,7 +123,7 @@ def test_recall_carries_cis_per_cell_and_agreement_per_judge_pair() -> None:
     ]
     config = TriggerRecallConfig(resamples=300, seed=7, kappa_bins=5)
     result = TriggerRecall(config).compute(records)
-    recall = result["recall"]
+    recall = result["recall"].to_dict()
     assert recall["judge"] == "x"
     assert recall["bootstrap"] == {"resamples": 300, "seed": 7, "level": 0.95}
     x = [r.judgments[0].score for r in records]

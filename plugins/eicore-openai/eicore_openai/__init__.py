@@ -4,13 +4,13 @@
 are one model class with different defaults; ``model.base_url`` points any of them elsewhere.
 """
 
-from eicore import hookimpl
+from eicore import Register, hookimpl
 from eicore_openai.config import OllamaConfig, OpenAIConfig, VLLMConfig
 from eicore_openai.model import OpenAIModel
 
 
 @hookimpl
-def eicore_register_models(register):  # type: ignore[no-untyped-def]
+def eicore_register_models(register: Register) -> None:
     register("openai", OpenAIModel, OpenAIConfig)
     register("vllm", OpenAIModel, VLLMConfig)
     register("ollama", OpenAIModel, OllamaConfig)

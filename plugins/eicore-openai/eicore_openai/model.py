@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from eicore import APIModel, Completion, Prompt, RefusalError, excerpt
-from eicore.credentials import api_key
+from eicore import APIModel, Completion, Prompt, RefusalError, api_key, excerpt
 from eicore_openai.config import OpenAIConfig
 from eicore_openai.messages import chat_request
 
@@ -49,7 +48,7 @@ class OpenAIModel(APIModel):
             )
         return self._client
 
-    async def _complete(self, prompt: Prompt) -> Completion:
+    async def call_api(self, prompt: Prompt) -> Completion:
         request = chat_request(prompt, self.config)
         started = time.perf_counter()
         response = await self.client().post("/chat/completions", body=request, cast_to=object)

@@ -11,8 +11,7 @@ from eicore_openai.config import OpenAIConfig
 from eicore_openai.messages import TextOnlyModelError
 from eicore_openai.model import OpenAIModel
 
-from eicore import Prompt, images
-from eicore.config import ConfigError
+from eicore import ConfigError, Prompt, read_image
 from eicore.testing.api_runs import assert_one_client_per_instance, assert_usage_recorded
 from eicore.testing.fake_api import FakeAPI, Reply
 from eicore.testing.runs import png_named_jpg
@@ -24,7 +23,7 @@ def test_text_and_image_go_inline_with_the_media_type_of_the_bytes(
     fake: FakeAPI, model: Callable[..., OpenAIModel], complete: Callable, key: str, tmp_path: Path
 ) -> None:
     path = png_named_jpg(tmp_path)
-    image = images.read(tmp_path, "photo.jpg")
+    image = read_image(tmp_path, "photo.jpg")
     prompt = Prompt.user(image, QUESTION, system="Answer briefly.")
 
     (completion,) = complete(model(seed=7, system="You are careful."), prompt)
@@ -60,7 +59,7 @@ def test_text_only_model_sends_plain_text_and_refuses_images(
 
     png_named_jpg(tmp_path)
     with pytest.raises(TextOnlyModelError, match="vision=false"):
-        complete(model(vision=False), Prompt.user(images.read(tmp_path, "photo.jpg"), QUESTION))
+        complete(model(vision=False), Prompt.user(read_image(tmp_path, "photo.jpg"), QUESTION))
     assert len(fake.requests) == 1
 
 

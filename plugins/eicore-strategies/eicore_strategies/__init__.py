@@ -1,6 +1,6 @@
 """eicore's first-party prompting strategies, registered through the ``eicore`` entry point."""
 
-from eicore import hookimpl
+from eicore import Register, hookimpl
 from eicore_strategies.caption import Caption, CaptionConfig
 from eicore_strategies.cfsa import CFSA, CFSAConfig
 from eicore_strategies.cot import CoT, CoTConfig
@@ -8,7 +8,7 @@ from eicore_strategies.direct import Direct, DirectConfig
 
 
 @hookimpl
-def eicore_register_strategies(register):  # type: ignore[no-untyped-def]
+def eicore_register_strategies(register: Register) -> None:
     register("direct", Direct, DirectConfig)
     register("cot", CoT, CoTConfig)
     register("caption", Caption, CaptionConfig)

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eicore import ImagePart, ModelRole, Sample, SampleRecord, Strategy
-from eicore.data import read_jsonl
+from eicore import ImagePart, ModelRole, Sample, SampleRecord, Strategy, read_jsonl
 from eicore_strategies.personas import persona_text
 from eicore_strategies.turns import ask
 

@@ -11,8 +11,7 @@ import pytest
 from eicore_strategies import CFSA, CFSAConfig
 from eicore_strategies.cfsa import Steps, posed_questions
 
-from eicore import Response, SampleRecord
-from eicore.data import load_basic
+from eicore import Response, SampleRecord, build
 
 DEFAULT_QUESTIONS = CFSAConfig().general_questions
 POSED = "1. What is on the table?\n2. Who stands behind him?\n3. What did the waiter just do?"
@@ -267,7 +266,7 @@ def test_emit_annotations_adds_eibench_shaped_files(
     questions, truth = tmp_path / "user.jsonl", tmp_path / "basic_ground_truth.json"
     questions.write_text("".join(json.dumps(r) + "\n" for r in files["user.jsonl"]), "utf-8")
     truth.write_text(json.dumps(files["basic_ground_truth.json"]), "utf-8")
-    loaded = load_basic(questions, truth)
+    loaded = build("dataset", {"plugin": "eibench", "root": str(tmp_path)}).load()
     assert [(s.image, s.question, s.emotion) for s in loaded] == [
         ("imgs/anger/a.jpg", "GROUNDED?", "angry"),
         ("imgs/joy/b.png", "GROUNDED?", "joy"),

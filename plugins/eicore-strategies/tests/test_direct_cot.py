@@ -7,15 +7,15 @@ from eicore_strategies import CoT, CoTConfig, Direct, DirectConfig
 from eicore_strategies.cot import final_answer
 from eicore_strategies.personas import PERSONAS
 
-from eicore.plugins import Registry
+from eicore import registered
 
 LOOK = "Look at the image carefully, then answer the question."
 
 
 def test_the_four_strategies_are_registered_through_the_entry_point() -> None:
-    registered = Registry().components["strategy"]
-    assert {"direct", "cot", "caption", "cfsa"} <= set(registered)
-    assert {registered[n].plugin for n in ("direct", "cot", "caption", "cfsa")} == {"strategies"}
+    strategies = registered("strategy")
+    assert {"direct", "cot", "caption", "cfsa"} <= set(strategies)
+    assert {strategies[n].plugin for n in ("direct", "cot", "caption", "cfsa")} == {"strategies"}
 
 
 # -- direct ------------------------------------------------------------------------------------

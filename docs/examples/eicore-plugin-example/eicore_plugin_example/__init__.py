@@ -1,17 +1,12 @@
 """eicore-plugin-example: one component of every kind, registered through the ``eicore`` entry
 point exactly as any published plugin does."""
 
-from collections.abc import Callable
-
-from eicore import hookimpl
+from eicore import Register, hookimpl
 from eicore_plugin_example.dataset import TriggersCSV, TriggersCSVConfig
 from eicore_plugin_example.judge import Verbatim, VerbatimConfig
 from eicore_plugin_example.metric import AnswerItems, AnswerItemsConfig
 from eicore_plugin_example.model import AcmeChat, AcmeChatConfig
 from eicore_plugin_example.strategy import Refine, RefineConfig
-
-Register = Callable[..., None]
-"""``register(name, factory, config_class)``, handed to every registration hook."""
 
 
 @hookimpl

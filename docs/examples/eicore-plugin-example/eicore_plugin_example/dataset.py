@@ -8,8 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from eicore import DataConfig, Dataset, Sample
-from eicore.data import DataError
+from eicore import DataConfig, DataError, Dataset, Sample
 
 COLUMNS = ("image", "question", "triggers")
 

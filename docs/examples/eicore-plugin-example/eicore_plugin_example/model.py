@@ -51,7 +51,7 @@ class AcmeChat(APIModel):
 
     config: AcmeChatConfig
 
-    async def _complete(self, prompt: Prompt) -> Completion:
+    async def call_api(self, prompt: Prompt) -> Completion:
         return await asyncio.to_thread(self._post, prompt)  # urllib blocks: keep it off the loop
 
     def _post(self, prompt: Prompt) -> Completion:

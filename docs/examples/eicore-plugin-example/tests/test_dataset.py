@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from eicore_plugin_example.dataset import TriggersCSV, TriggersCSVConfig
 
-from eicore.data import DataError
+from eicore import DataError
 
 
 def load(tmp_path: Path, text: str) -> list:  # type: ignore[type-arg]

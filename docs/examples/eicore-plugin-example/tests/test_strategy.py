@@ -8,7 +8,7 @@ from pathlib import Path
 from eicore_plugin_example.strategy import Refine, RefineConfig
 
 from eicore import Call, ImagePart, Sample
-from eicore.calls import ModelClient, RoleHandle
+from eicore.testing.roles import traced_roles
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 
 SAMPLE = Sample("s1", "csv", "angry/1.png", "Why is the man angry?", ("a broken vase",), "angry")
@@ -18,10 +18,8 @@ IMAGE = ImagePart(Path("angry/1.png"), b"png bytes", "image/png")
 def answer(config: RefineConfig, answerer: ScriptedConfig, reviewer: ScriptedConfig):  # type: ignore[no-untyped-def]
     """The strategy's answer and the trace of its calls, as a run would record them."""
     trace: list[Call] = []
-    roles = {
-        "answerer": RoleHandle(ModelClient(ScriptedModel(answerer), None), "answerer", trace),
-        "reviewer": RoleHandle(ModelClient(ScriptedModel(reviewer), None), "reviewer", trace),
-    }
+    models = {"answerer": ScriptedModel(answerer), "reviewer": ScriptedModel(reviewer)}
+    roles = traced_roles(models, trace)
     return asyncio.run(Refine(config).answer(SAMPLE, IMAGE, roles)), trace
 
 

@@ -1,5 +1,5 @@
-"""eicore-echo: deterministic test models (``echo``, ``echo-vision``, ``scripted``) and a
-``keyword`` judge."""
+"""eicore-echo: deterministic test models (``echo``, ``echo-vision``, ``scripted``, ``grader``)
+and a ``keyword`` judge."""
 
 from __future__ import annotations
 
@@ -12,7 +12,18 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eicore import Completion, Judge, Judgment, Model, ModelRole, Prompt, Sample, hookimpl
+from eicore import (
+    AnswerItem,
+    Completion,
+    Judge,
+    Judgment,
+    Model,
+    ModelRole,
+    Prompt,
+    Sample,
+    TriggerVerdict,
+    hookimpl,
+)
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 
 WORD = re.compile(r"[A-Za-z]+")
@@ -146,13 +157,87 @@ class Keyword(Judge):
             if said & set(key_words(trigger, self.config.min_length))
         )
         total = len(sample.triggers)
+        trigger_words = set().union(
+            *(key_words(t, self.config.min_length) for t in sample.triggers)
+        )
+        lines = [line for line in answer.splitlines() if key_words(line, 1)]
         return Judgment(
             judge=self.name,
             recalled=len(matched),
             total=total,
             raw=f"{{score: {len(matched)}/{total}}}",
             matched=matched,
+            triggers=tuple(
+                TriggerVerdict("matched" if i in matched else "missed") for i in range(total)
+            ),
+            items=tuple(
+                AnswerItem(line, bool(trigger_words & set(key_words(line, self.config.min_length))))
+                for line in lines
+            ),
         )
+
+
+@dataclass
+class GraderConfig:
+    bias: str = "none"
+    """``none``: a trigger is matched when one of its key words is in the answer; ``first``:
+    also always credits the first trigger listed; ``length``: also credits one more trigger for
+    every ``per_words`` words of answer."""
+    per_words: int = 25
+    min_length: int = 5
+    log: str | None = None
+    """Append one JSON line per prompt graded to this file."""
+
+
+def _section(text: str, head: str) -> list[str]:
+    """The numbered lines after the line starting with ``head``, up to the next blank line."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(head)), None)
+    out: list[str] = []
+    for line in lines[start + 1 :] if start is not None else []:
+        if not line.strip():
+            break
+        out.append(re.sub(r"^\d+\.\s*", "", line))
+    return out
+
+
+class Grader(Model):
+    """A scripted judging model for the ``llm`` judge's per-trigger prompt, with a known bias:
+    reads the numbered triggers and answer items and replies with per-trigger JSON."""
+
+    config: GraderConfig
+
+    def grade(self, text: str) -> str:
+        triggers = _section(text, "Ground-truth emotional triggers")
+        items = _section(text, "Answer to grade")
+        said = set(key_words(" ".join(items), self.config.min_length))
+        matched = [bool(said & set(key_words(t, self.config.min_length))) for t in triggers]
+        if self.config.bias == "first" and matched:
+            matched[0] = True
+        if self.config.bias == "length":
+            extra = len(" ".join(items).split()) // self.config.per_words
+            for i, hit in enumerate(matched):
+                if not hit and extra:
+                    matched[i], extra = True, extra - 1
+        words = set().union(*(key_words(t, self.config.min_length) for t in triggers))
+        reply = {
+            "triggers": [
+                {"n": i, "verdict": "matched" if hit else "missed", "span": ""}
+                for i, hit in enumerate(matched, start=1)
+            ],
+            "items": [
+                {"n": i, "supported": bool(words & set(key_words(item, self.config.min_length)))}
+                for i, item in enumerate(items, start=1)
+            ],
+        }
+        return "Verdicts:\n" + json.dumps(reply)
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        texts = ["\n".join(m.text for m in p.messages) for p in prompts]
+        if self.config.log:
+            with open(self.config.log, "a", encoding="utf-8") as f:
+                f.writelines(json.dumps({"prompt": t}) + "\n" for t in texts)
+        return [Completion(self.grade(t)) for t in texts]
 
 
 @hookimpl
@@ -160,6 +245,7 @@ def eicore_register_models(register):  # type: ignore[no-untyped-def]
     register("echo", Echo, EchoConfig)
     register("echo-vision", EchoVision, EchoConfig)
     register("scripted", ScriptedModel, ScriptedConfig)
+    register("grader", Grader, GraderConfig)
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+from eicore.testing.pytest_plugin import eibench  # noqa: F401

@@ -13,6 +13,7 @@ from eicore import paper_tables
 from eicore.log import RunLog
 from eicore.log import read as read_log
 from eicore.report import COLUMNS
+from eicore.store import write_atomically
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import RunInfo, distinct_labels, run_info, summary_rows
 from eicore.viewer.samples import sample_entries
@@ -97,7 +98,5 @@ def write_report(out_dir: Path, runs: Sequence[RunLog | Path]) -> Path:
     logs = [r if isinstance(r, RunLog) else read_log(Path(r)) for r in runs]
     payload = build_payload(logs, None, thumbnails=True, plots_folder=Path(out_dir))
     path = Path(out_dir) / REPORT_FILE
-    partial = path.with_suffix(".html.part")
-    partial.write_text(render_page(payload, report_title(logs)), encoding="utf-8")
-    partial.replace(path)
+    write_atomically(path, [render_page(payload, report_title(logs))])
     return path

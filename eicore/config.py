@@ -17,7 +17,7 @@ from eicore.redact import SECRET_FIELD, redact_tree
 
 IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "judges", "metrics")
 """The parts of a config that decide a run's results (``run.*`` only decides how it runs)."""
-TOP_LEVEL_KEYS = (*IDENTITY_KEYS, "metric_options", "run", "hydra")
+TOP_LEVEL_KEYS = (*IDENTITY_KEYS, "metric_options", "paper", "run", "hydra")
 """Every top-level key a composed config may hold: any other (``+modle=openai``) is a typo that
 nothing would read."""
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")

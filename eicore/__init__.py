@@ -25,8 +25,20 @@ from eicore.interfaces import (
 )
 from eicore.log import Recall, RoleUsage, RunLog
 from eicore.log.api import evaluate, read_run, runs_df
+from eicore.paper import (
+    BASIC_JUDGES,
+    PROMPTS,
+    JudgePrompt,
+    Place,
+    Template,
+    answer_prompt,
+    constant,
+    judge_prompt,
+    prompt_name,
+)
 from eicore.plugins import Registration, build, hookimpl, registered
 from eicore.redact import excerpt
+from eicore.scoring import StoredJudging, stored_judging
 from eicore.store import cache_home
 from eicore.threads import cpu_threads
 from eicore.types import (
@@ -48,6 +60,15 @@ from eicore.types import (
 )
 
 __all__ = [
+    "BASIC_JUDGES",
+    "PROMPTS",
+    "JudgePrompt",
+    "Place",
+    "Template",
+    "answer_prompt",
+    "constant",
+    "judge_prompt",
+    "prompt_name",
     "EMOTIONS",
     "APIModel",
     "APIModelConfig",
@@ -77,6 +98,7 @@ __all__ = [
     "RunLog",
     "Sample",
     "SampleRecord",
+    "StoredJudging",
     "Strategy",
     "TextPart",
     "TriggerVerdict",
@@ -95,4 +117,5 @@ __all__ = [
     "registered",
     "report_throttle",
     "runs_df",
+    "stored_judging",
 ]

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from eicore.concurrency import AIMD, AdaptiveLimit
 from eicore.interfaces import Model
 from eicore.redact import redact
-from eicore.store import CallCache
+from eicore.store import CallCache, RunStore
 from eicore.types import Call, Completion, Prompt
 
 
@@ -52,7 +52,11 @@ class ModelClient:
         self.cache = cache if model.cacheable else None
         self.identity = json.dumps(model.identity(), sort_keys=True, default=str)
         self.calls_made = 0
+        """Calls this process made."""
         self.calls_cached = 0
+        self.ledger: RunStore | None = None
+        """The run's store, once open: it keeps which calls the run made (:meth:`complete`)."""
+        self._recovered: set[str] = set()
         self._pending: list[tuple[Prompt, asyncio.Future[Completion]]] = []
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._worker: asyncio.Task[None] | None = None
@@ -86,6 +90,8 @@ class ModelClient:
             return await self._call(prompt), False
         key = self.key(prompt, round)
         if (hit := self.cache.get(key)) is not None:
+            if self._made_by_this_run(key):
+                return hit, False
             self.calls_cached += 1
             return masked(hit), True  # a cache written before a key was known as one
         if key in self._inflight:
@@ -112,7 +118,18 @@ class ModelClient:
         future.set_result(completion)
         if completion.text.strip():
             self.cache.put(key, completion, self.identity)
+            if self.ledger is not None:
+                self.ledger.note_made(key)
         return completion, False
+
+    def _made_by_this_run(self, key: str) -> bool:
+        """A cached answer this run paid for that no stored record counts (the process that made
+        it was killed before its sample was saved): the first sample to use it counts it as
+        made, so ``calls_made`` and the cost count every call once, whichever process made it."""
+        if self.ledger is None or key in self._recovered or not self.ledger.made_uncounted(key):
+            return False
+        self._recovered.add(key)
+        return True
 
     async def _call(self, prompt: Prompt) -> Completion:
         """One call of the model; its completion masked (:func:`masked`) before anything,
@@ -178,10 +195,14 @@ def masked(completion: Completion) -> Completion:
 class RoleHandle:
     """A model as one sample's strategy sees it in one role; appends each call to the trace."""
 
-    def __init__(self, client: ModelClient, role: str, trace: list[Call]) -> None:
+    def __init__(
+        self, client: ModelClient, role: str, trace: list[Call], made: list[str] | None = None
+    ) -> None:
         self.client = client
         self.role = role
         self.trace = trace
+        self.made = made if made is not None else []
+        """Cache keys of the calls this sample counts as made (for the run store's ledger)."""
         self.accepts_images = client.accepts_images
         self.last_cached = False
         """Whether the last completion came from the cache (a judge need not wait to retry)."""
@@ -197,4 +218,6 @@ class RoleHandle:
             raise
         self.trace.append(Call(self.role, round, prompt.fingerprint(), completion, cached))
         self.last_cached = cached
+        if not cached and self.client.cache is not None:
+            self.made.append(self.client.key(prompt, round))
         return completion

@@ -38,12 +38,6 @@ commands:
   score --predictions <file> --split basic|complex [--data-root <dir>] [--out <dir>] judge=<name>
                        judge answers made elsewhere, in EIBench's output shape
                        (`{"<image path>": "<answer>"}` per line; complex: the data's line order)
-  judge-check <run dir> [--probes order,shuffle,verbosity,paraphrase] [--seeds K] [--json]
-          [overrides...]
-                       bias probes of the run's judges (or `judge=<name>`) on its stored answers,
-                       without calling its model: triggers reordered, answer items shuffled,
-                       answer padded, triggers paraphrased (`+model@paraphraser=<name>`); mean
-                       shift and share of changed scores with CIs (needs eicore-metrics)
   plugins [--json]     list installed plugins, their distributions and what they registered
   report <dir>... [--out <dir>]
                        the paper's tables (summary.md/.csv/.tex) and plots from run and sweep
@@ -75,24 +69,126 @@ register_resolvers()
 
 
 def _task(cfg: Any) -> Any:
+    """One Hydra job. Every error ends here as one line (:func:`error_message`), and so does a
+    run in which no sample was answered (exit 1); in a sweep the job is recorded as failed
+    (:class:`~eicore.sweeps.JobFailure`) and the other jobs go on."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
     from omegaconf import OmegaConf
 
+    from eicore import logs
     from eicore.evaluation import evaluate
     from eicore.redact import keep_secrets_of
+    from eicore.sweeps import JobFailure
 
     keep_secrets_of(OmegaConf.to_container(cfg, resolve=False))  # set in a config file, say
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
+    logs.configure()  # one format for every line, also an error before the run's own settings
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    if multirun:
         _redact_sweep_record(Path(HydraConfig.get().sweep.dir) / "multirun.yaml")
     try:
-        return evaluate(cfg)
-    except CLEAN_ERRORS as exc:
-        logger.error("{}", exc)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            return None
-        raise SystemExit(2) from None
+        result = evaluate(cfg)
+    except Exception as exc:
+        message, status = error_message(exc)
+        logger.error("{}", message)
+        if multirun:
+            return JobFailure(message)
+        raise SystemExit(status) from None
+    done = result.completeness
+    if done.n_samples and not done.n_answered:
+        message = f"no sample was answered ({done.n_failed} failed: {done.errors})"
+        logger.error("{}; the errors are in the run's records.jsonl", message)
+        if multirun:
+            return JobFailure(message)
+        raise SystemExit(1)
+    return result
+
+
+def error_message(exc: BaseException) -> tuple[str, int]:
+    """The one line that stands for ``exc``, and the exit status: 2 for input, configuration
+    and stores (named what to fix), 1 for an unexpected error (its traceback goes to
+    :func:`error_log`, never to the console)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from eicore.redact import redact
+    from eicore.scaffold import ScaffoldError
+
+    if isinstance(exc, HydraException):
+        return redact(hydra_message(exc)), 2
+    if isinstance(exc, (*CLEAN_ERRORS, ScaffoldError)):
+        return redact(str(exc)), 2
+    if isinstance(exc, OmegaConfBaseException):
+        return redact(str(exc).splitlines()[0]), 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return redact(f"{exc.filename}: {exc.strerror or exc}"), 2
+    log = error_log(exc)
+    where = f"; the traceback is in {log}" if log else ""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return redact(f"unexpected {type(exc).__name__}: {first}{where}"), 1
+
+
+def error_log(exc: BaseException) -> Path | None:
+    """Append ``exc``'s traceback (secrets masked) to ``<cache home>/errors.log`` (else the temp
+    folder); None when neither can be written."""
+    import tempfile
+    import time
+    import traceback
+
+    from eicore.redact import redact
+    from eicore.store import cache_home
+
+    text = "".join(traceback.format_exception(exc))
+    entry = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} eicore {' '.join(sys.argv[1:2])}\n{text}"
+    for folder in (cache_home(), Path(tempfile.gettempdir())):
+        path = folder / "errors.log"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(redact(entry))
+        except OSError:
+            continue
+        return path
+    return None
+
+
+def hydra_message(exc: BaseException) -> str:
+    """Hydra's error (a mistyped config name or key, a bad override) as one line that says what
+    to write instead; Hydra's own text suggests ``+key=`` for a typo, which nothing reads."""
+    import re
+
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    from eicore.config import TOP_LEVEL_KEYS, did_you_mean
+
+    text = str(exc)
+    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and exc.options:
+        group, _, name = exc.missing_cfg_file.rpartition("/")
+        return (
+            f"no {group or 'config'} named {name!r}{did_you_mean(name, exc.options)}; "
+            f"available: {', '.join(exc.options)}"
+        )
+    key = re.search(r"override '([^']+)'|override \+*([^\s=]+)=", text)
+    cause = exc.__cause__
+    if key and isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
+        name = key[1] or key[2]
+        parent, _, leaf = name.rpartition(".")
+        node = getattr(cause, "parent_node", None)
+        options = [str(k) for k in node] if node is not None and hasattr(node, "keys") else []
+        if not parent:
+            options = list(TOP_LEVEL_KEYS[:-1])
+        return f"unknown setting {name!r}{did_you_mean(leaf, options)}" + (
+            f"; {parent or 'the top level'} has: {', '.join(options)}" if options else ""
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "Available options:" in lines:  # Hydra lists a group's options one a line
+        at = lines.index("Available options:")
+        return f"{'; '.join(lines[:at])}; available: {', '.join(lines[at + 1 :])}"
+    if isinstance(cause, Exception) and str(cause).strip():
+        lines.append(str(cause).strip().splitlines()[0])
+    return "; ".join(dict.fromkeys(lines[:3]))
 
 
 def _redact_sweep_record(path: Path) -> None:
@@ -106,14 +202,92 @@ def _redact_sweep_record(path: Path) -> None:
         path.write_text(OmegaConf.to_yaml(OmegaConf.create(redact_tree(tree))), encoding="utf-8")
 
 
+def _print_sweep_jobs(config_name: str, argv: list[str]) -> None:
+    """``-m ... --cfg job``: the composed config of every job the sweep would launch (Hydra
+    itself takes one of the two flags only), with the job's overrides above it."""
+    from hydra import compose, initialize_config_module
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    at = argv.index("--cfg")
+    if argv[at + 1 : at + 2] != ["job"]:
+        raise ConfigError("with -m, --cfg takes `job` only (the composed config of each job)")
+    flags = ("-m", "--multirun")
+    given = [a for i, a in enumerate(argv) if a not in flags and i not in (at, at + 1)]
+    parser = OverridesParser.create()
+    try:
+        with initialize_config_module(config_module="eicore.conf", version_base="1.3"):
+            plain = [o for o in parser.parse_overrides(given) if not o.is_sweep_override()]
+            head = compose(
+                config_name, [str(o.input_line) for o in plain], return_hydra_config=True
+            )
+            params = [f"{k}={v}" for k, v in (head.hydra.sweeper.get("params") or {}).items()]
+            jobs = BasicSweeper.split_arguments(parser.parse_overrides(params + given), None)
+            for number, job in enumerate(job for batch in jobs for job in batch):
+                cfg = compose(config_name, job)
+                print(f"# job {number}: {' '.join(job)}\n{OmegaConf.to_yaml(cfg)}")
+    except HydraException as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _hydra(command: str, config_name: str, argv: list[str]) -> None:
+    import os
+
     import hydra
 
+    if {"-h", "--help"} & set(argv):
+        print(command_help(command))
+        return
     _check_overrides(command, argv)
     registry().store_configs()
+    if ("-m" in argv or "--multirun" in argv) and "--cfg" in argv:
+        try:
+            _print_sweep_jobs(config_name, argv)
+        except ConfigError as exc:
+            print(f"eicore {command}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return
     main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
-    sys.argv = [f"eicore {command}", *argv]
+    sys.argv = [f"eicore {command}", *null_groups(argv)]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's errors reach main()'s one-line report
     main(_task)()
+
+
+def null_groups(overrides: list[str]) -> list[str]:
+    """``judge=null`` (documented: no judge) as Hydra spells it on a command line, ``~judge``;
+    likewise for every config group."""
+    from eicore.plugins import GROUPS
+
+    groups = {*GROUPS.values(), "experiment"}
+    return [f"~{o[:-5]}" if o.endswith("=null") and o[:-5] in groups else o for o in overrides]
+
+
+def command_help(command: str) -> str:
+    """``eicore <command> --help``: its usage and the installed names per config group, read
+    from the plugin registry (no config is composed, so it works whatever is missing)."""
+    from eicore.plugins import GROUPS
+
+    lines = USAGE.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {command} "))
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if lines[i].startswith("  ") and lines[i][2] != " "
+        ),
+        len(lines),
+    )
+    names = [
+        f"  {GROUPS[kind]}=: {', '.join(sorted(regs))}"
+        for kind, regs in registry().components.items()
+        if regs
+    ]
+    return "\n".join(
+        [f"usage: eicore {command} [overrides...]", *lines[start:end], "", "installed:", *names,
+         "", "`--cfg job` prints the composed config; `--hydra-help` shows Hydra's own flags"]
+    )  # fmt: skip
 
 
 def _check_overrides(command: str, overrides: list[str]) -> None:
@@ -146,6 +320,10 @@ def score(argv: list[str]) -> None:
     parser.add_argument("--split", choices=("basic", "complex"), help="the predictions' split")
     parser.add_argument("--data-root", help="folder of the EIBench files (default: data.root)")
     parser.add_argument("--out", type=Path, help="where results go (predictions only)")
+    parser.add_argument("--model", help="the model preset that made the predictions (recorded)")
+    parser.add_argument(
+        "--strategy", help="the strategy preset they were made with (recorded; paper-direct…)"
+    )
     args, rest = parser.parse_known_args(argv)
     _check_overrides("score", rest)
     run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
@@ -159,99 +337,14 @@ def score(argv: list[str]) -> None:
         overrides = [f"data.split={args.split}", *overrides]
         if args.data_root:
             overrides.append(f"data.root={args.data_root}")
-    try:
-        cfg = scoring.compose(overrides)
-        logs.configure(None, run_settings(cfg).log_level)
-        if run_dir is not None:
-            out, result = scoring.score_run(run_dir, cfg)
-        else:
-            out, result = scoring.score_predictions(args.predictions, cfg, args.out)
-    except CLEAN_ERRORS as exc:
-        print(f"eicore score: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    cfg = scoring.compose(null_groups(overrides))
+    logs.configure(None, run_settings(cfg).log_level)
+    if run_dir is not None:
+        out, result = scoring.score_run(run_dir, cfg)
+    else:
+        answered_by = {"model": args.model, "strategy": args.strategy}
+        out, result = scoring.score_predictions(args.predictions, cfg, args.out, answered_by)
     print(scoring.summary(result, str(out)))
-
-
-def judge_check(argv: list[str]) -> None:
-    import asyncio
-    import contextlib
-    import dataclasses
-
-    from eicore import logs, scoring
-    from eicore.calls import ModelClient, RoleHandle
-    from eicore.config import run_settings
-    from eicore.evaluation import open_call_cache
-    from eicore.judging import build_judges, judge_clients, judge_role
-
-    parser = argparse.ArgumentParser(
-        prog="eicore judge-check", usage="eicore judge-check <run dir> [options] [overrides...]"
-    )
-    parser.add_argument("--probes", default="order,shuffle,verbosity", help="comma-separated")
-    parser.add_argument("--seeds", type=int, default=3, help="permutations per order/shuffle")
-    parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args, rest = parser.parse_known_args(argv)
-    run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
-    overrides = [a for a in rest if Path(a) not in run_dirs]
-    if len(run_dirs) != 1:
-        parser.error("give one run directory")
-    try:
-        from eicore_metrics.probes import probe_judge, probes_table
-        from eicore_metrics.statistics import Bootstrap
-    except ImportError:
-        print("eicore judge-check: needs the eicore-metrics plugin installed", file=sys.stderr)
-        raise SystemExit(2) from None
-    probes = [p for p in args.probes.split(",") if p]
-    boot = Bootstrap(args.resamples, args.seed)
-    try:
-        cfg = scoring.compose(overrides)
-        settings = run_settings(cfg)
-        logs.configure(None, settings.log_level)
-        records = scoring.stored_records(run_dirs[0])
-        with contextlib.ExitStack() as closing:
-            cache = open_call_cache(settings, closing)
-            judges = build_judges(scoring.judges_config(cfg, run_dirs[0]))
-            clients = judge_clients(judges, cache)
-            if cfg.get("paraphraser"):
-                clients["paraphraser"] = ModelClient(
-                    registry().build("model", cfg.paraphraser), cache
-                )
-
-            def role(name: str) -> RoleHandle | None:
-                client = clients.get(name)
-                return RoleHandle(client, name, []) if client else None
-
-            async def check() -> dict[str, Any]:
-                try:
-                    return {
-                        j.name: await probe_judge(
-                            records,
-                            j,
-                            probes,
-                            args.seeds,
-                            boot,
-                            settings.concurrency,
-                            role("paraphraser"),
-                            role(judge_role(j)),
-                        )  # fmt: skip
-                        for j in judges
-                    }
-                finally:
-                    for client in {id(c): c for c in clients.values()}.values():
-                        await client.aclose()
-                    for j in judges:
-                        await j.aclose()
-
-            results = asyncio.run(check())
-    except (*CLEAN_ERRORS, ValueError) as exc:
-        print(f"eicore judge-check: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if args.json:
-        as_dicts = {k: [dataclasses.asdict(r) for r in v] for k, v in results.items()}
-        print(json.dumps(as_dicts, indent=2))
-        return
-    print("\n".join(probes_table(name, found) for name, found in results.items()))
 
 
 def report(argv: list[str]) -> None:
@@ -264,11 +357,7 @@ def report(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if args.out is None and len(args.dirs) > 1:
         parser.error("several directories: say where the summary goes with --out <dir>")
-    try:
-        summary = write_summary(args.out or args.dirs[0], collect(args.dirs))
-    except RunLogError as exc:
-        print(f"eicore report: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    summary = write_summary(args.out or args.dirs[0], collect(args.dirs))
     print(summary.markdown)
     print("wrote " + ", ".join(str(p) for p in summary.files), file=sys.stderr)
 
@@ -280,11 +369,7 @@ def merge(argv: list[str]) -> None:
     parser.add_argument("shards", nargs="+", type=Path, help="the run directories of the shards")
     parser.add_argument("--out", type=Path, help="the merged run (default: beside the shards)")
     args = parser.parse_args(argv)
-    try:
-        run_dir, _ = merge_shards(args.shards, args.out)
-    except CLEAN_ERRORS as exc:
-        print(f"eicore merge: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    run_dir, _ = merge_shards(args.shards, args.out)
     print(run_dir)
 
 
@@ -331,11 +416,7 @@ def new_plugin(argv: list[str]) -> None:
     parser.add_argument("--kind", required=True, choices=scaffold.KINDS)
     parser.add_argument("--dir", type=Path, default=Path("."), help="where its folder goes")
     args = parser.parse_args(argv)
-    try:
-        folder = scaffold.new_plugin(args.name, args.kind, args.dir)
-    except scaffold.ScaffoldError as exc:
-        print(f"eicore new-plugin: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    folder = scaffold.new_plugin(args.name, args.kind, args.dir)
     print(f"wrote {folder}\nnext: cd {folder} && pip install -e '.[test]' && pytest")
 
 
@@ -355,7 +436,6 @@ BUILTIN: dict[str, Callable[[list[str]], None]] = {
     "run": run,
     "annotate": annotate,
     "score": score,
-    "judge-check": judge_check,
     "plugins": plugins,
     "report": report,
     "merge": merge,
@@ -412,11 +492,13 @@ def main() -> None:
         with masked_output():
             known[command](rest)
     except KeyboardInterrupt:
-        print(
-            "eicore: interrupted; finished samples are saved, run the same command to resume",
-            file=sys.stderr,
-        )
-        raise SystemExit(130) from None
+        from eicore_entry import interrupted
+
+        interrupted()
+    except Exception as exc:  # the one error boundary: a line on stderr, never a traceback
+        message, status = error_message(exc)
+        print(f"eicore {command}: {message}", file=sys.stderr)
+        raise SystemExit(status) from None
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,10 @@ from eicore.redact import SECRET_FIELD, redact_tree
 
 IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "judges", "metrics")
 """The parts of a config that decide a run's results (``run.*`` only decides how it runs)."""
+TOP_LEVEL_KEYS = (*IDENTITY_KEYS, "metric_options", "paper", "run", "hydra")
+"""Every top-level key a composed config may hold: any other (``+modle=openai``) is a typo that
+nothing would read."""
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass
@@ -52,7 +58,29 @@ class RunSettings:
 
 
 class ConfigError(ValueError):
-    """A configuration that cannot run; raised before any model call."""
+    """A configuration that cannot run; raised before any model call.
+
+    Plugins raise it (``from eicore import ConfigError``) for a setting they cannot use, with a
+    message naming the setting and what to give instead: the command prints that one line and
+    exits with status 2, no traceback.
+    """
+
+
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the option closest to ``word``, or ``""``."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_top_level(cfg: DictConfig) -> None:
+    """Refuse a top-level key no part of eicore reads (it would be silently ignored)."""
+    unknown = [str(k) for k in cfg if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(
+            f"unknown setting {key!r}{did_you_mean(key, TOP_LEVEL_KEYS)}: the top-level "
+            f"settings are {', '.join(TOP_LEVEL_KEYS[:-1])}"
+        )
 
 
 def run_settings(cfg: DictConfig) -> RunSettings:
@@ -76,6 +104,13 @@ def run_settings(cfg: DictConfig) -> RunSettings:
         raise ConfigError(f"run.max_concurrency must be at least 1, got {settings.max_concurrency}")
     if settings.threads is not None and settings.threads < 1:
         raise ConfigError(f"run.threads must be at least 1 (or null), got {settings.threads}")
+    level = settings.log_level.upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            f"run.log_level={settings.log_level!r}{did_you_mean(level, LOG_LEVELS)}: "
+            f"expected one of {', '.join(LOG_LEVELS)}"
+        )
+    settings.log_level = level
     return settings
 
 

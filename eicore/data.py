@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import re
@@ -12,7 +13,7 @@ from typing import Any
 
 from loguru import logger
 
-from eicore.types import Sample
+from eicore.types import EMOTIONS, Sample
 
 FOLDER_EMOTIONS = {
     "angry": "angry", "anger": "angry",
@@ -22,8 +23,17 @@ FOLDER_EMOTIONS = {
 }  # fmt: skip
 """Image folder names → EIBench's emotion labels (the basic split's emotion is its folder)."""
 
-_NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*")
+_NUMBERED = re.compile(r"^\s*(?:\(\d+\)|\d+\s*[.)]|\d+\s*[-:]\s)\s*")
+"""A trigger's numbering: ``1.``, ``1)``, ``(1)``, ``1 -``, ``1:`` (``3-year-old`` is no number)."""
+_LEAD = re.compile(r"\s*(\(?)(\d+)\s*([.):-])")
 _REFUSAL = re.compile(r"\b(I'm unable|I am unable|I cannot|I can't|as an AI)\b", re.IGNORECASE)
+_TYPOS = re.compile(
+    r"\b(information of|may caused|can infer to|the angry of|being enjoyment|to be enjoyed"
+    r"|the bay\b|What make the|cause the woman angry)",
+    re.IGNORECASE,
+)
+"""The misspellings of EIBench's complex questions ("information of" for "formation of",
+"the bay" for "the baby", "may caused"...), flagged ``typo`` (docs/data.md lists them)."""
 
 
 class DataError(ValueError):
@@ -44,14 +54,54 @@ class DataConfig:
 
 
 def parse_triggers(text: str) -> tuple[str, ...]:
-    """``"1. a\\n2. b"`` → ``("a", "b")``; unnumbered lines are kept as they are."""
-    items = (_NUMBERED.sub("", line).strip() for line in text.splitlines())
+    """``"1. a\\n2. b"`` → ``("a", "b")``; unnumbered lines are kept as they are. A numbered
+    list written on one line (``"1. a. 2. b."``) is split where the next number follows."""
+    items = (_NUMBERED.sub("", item).strip() for line in text.splitlines() for item in _items(line))
     return tuple(item for item in items if item)
 
 
+def _items(line: str) -> list[str]:
+    """One line of a trigger list as its numbered items: after item n, item n+1 starts where
+    its number is written the way n's is (``1.``, ``2.``; ``(1)``, ``(2)``)."""
+    first = _LEAD.match(line)
+    if first is None:
+        return [line]
+    opening, number, mark = first[1], int(first[2]), first[3]
+    items: list[str] = []
+    start, position = 0, first.end()
+    while True:
+        after = rf"\s{re.escape(opening)}{number + 1}\s*{re.escape(mark)}(?:\s|$)"
+        found = re.compile(after).search(line, position)
+        if found is None:
+            return [*items, line[start:]]
+        items.append(line[start : found.start()])
+        start, position, number = found.start(), found.end(), number + 1
+
+
 def emotion_of(image: str) -> str | None:
+    """The emotion an image's folder names: EIBench's label for its folder names, any other
+    folder's name as it is (custom data may have ``fear/``), None for no folder."""
     folder = Path(image).parent.name.lower()
     return FOLDER_EMOTIONS.get(folder, folder or None)
+
+
+def report_emotions(samples: Sequence[Sample], source: Path) -> None:
+    """A warning when a basic file's folders are not exactly EIBench's four emotions: another
+    folder name is an emotion of its own in the by-emotion recall and in Macro, and an image
+    in no folder has no emotion (it counts in Overall only)."""
+    others = collections.Counter(s.emotion for s in samples if s.emotion not in EMOTIONS)
+    if not others:
+        return
+    named = [f"{e!r} ({n})" for e, n in sorted(others.items(), key=lambda i: str(i[0])) if e]
+    parts = []
+    if named:
+        parts.append(
+            f"emotions other than EIBench's {', '.join(EMOTIONS)}: {', '.join(named)}; each is "
+            "an emotion of its own in the by-emotion recall and in Macro"
+        )
+    if others.get(None):
+        parts.append(f"{others[None]} images in no folder have no emotion: Overall only")
+    logger.warning("{}: {}", source, "; ".join(parts))
 
 
 def flags_of(question: str, truth: str) -> tuple[str, ...]:
@@ -61,6 +111,10 @@ def flags_of(question: str, truth: str) -> tuple[str, ...]:
         flags.append("question-is-refusal")
     if question.rstrip().endswith(("'", '"')):
         flags.append("stray-quote")
+    if question.rstrip().endswith("."):
+        flags.append("trailing-period")
+    if _TYPOS.search(question):
+        flags.append("typo")
     if any(
         _NUMBERED.sub("", line).strip() == "" and _NUMBERED.match(line)
         for line in truth.splitlines()
@@ -75,13 +129,34 @@ class _DuplicateKeyError(ValueError):
         self.key = key
 
 
+class _UnwritableTextError(ValueError):
+    def __init__(self, text: str) -> None:
+        bad = next(c for c in text if 0xD800 <= ord(c) <= 0xDFFF)
+        super().__init__(
+            f"text {text[:60]!r} holds a lone surrogate (\\u{ord(bad):04x}), which no UTF-8 file "
+            "can hold; fix the escape (a pair like \\ud83d\\ude00, or the character itself)"
+        )
+
+
+def _writable(value: Any) -> Any:
+    """``value`` if it is a string that UTF-8 can encode (JSON's ``\\ud800`` escape decodes to
+    one it cannot: every later write of the run's files would fail on it)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _UnwritableTextError(value) from None
+    return value
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``object_pairs_hook`` refusing a key given twice (``json`` would keep the last silently)."""
+    """``object_pairs_hook`` refusing a key given twice (``json`` would keep the last silently)
+    and text that cannot be written back as UTF-8."""
     obj: dict[str, Any] = {}
     for key, value in pairs:
-        if key in obj:
+        if _writable(key) in obj:
             raise _DuplicateKeyError(key)
-        obj[key] = value
+        obj[key] = _writable(value)
     return obj
 
 
@@ -91,6 +166,16 @@ def _second_line(text: str, key: str) -> str:
     return f", line {text[: found[1]].count(chr(10)) + 1}" if len(found) > 1 else ""
 
 
+def _surrogate_line(text: str) -> str:
+    """``, line N``: the line of the first lone surrogate escape in a JSON text."""
+    for match in re.finditer(
+        r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}(\\u[dD][c-fC-F][0-9a-fA-F]{2})?", text
+    ):
+        if match[1] is None or match[0][2].lower() in "cdef":
+            return f", line {text[: match.start()].count(chr(10)) + 1}"
+    return ""
+
+
 def parse_json(text: str, where: str) -> Any:
     """``text`` as JSON with no key repeated in an object; errors name ``where``."""
     try:
@@ -98,6 +183,8 @@ def parse_json(text: str, where: str) -> Any:
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})") from None
     except _DuplicateKeyError as exc:
+        raise DataError(f"{where}: {exc}") from None
+    except _UnwritableTextError as exc:
         raise DataError(f"{where}: {exc}") from None
 
 
@@ -152,6 +239,8 @@ def load_basic(questions: Path, ground_truth: Path, split: str = "basic") -> lis
         ) from None
     except _DuplicateKeyError as exc:
         raise DataError(f"{ground_truth}{_second_line(text, exc.key)}: {exc}") from None
+    except _UnwritableTextError as exc:
+        raise DataError(f"{ground_truth}{_surrogate_line(text)}: {exc}") from None
     if not isinstance(truth, dict):
         raise DataError(f"{ground_truth}: expected an object mapping image path → triggers")
     samples: list[Sample] = []
@@ -168,6 +257,7 @@ def load_basic(questions: Path, ground_truth: Path, split: str = "basic") -> lis
         in_truth = f"{ground_truth}, key {image!r}"
         text = _string(truth[image], in_truth)
         samples.append(_sample(image, split, image, question, text, emotion_of(image), in_truth))
+    report_emotions(samples, questions)
     return samples
 
 
@@ -197,7 +287,7 @@ def _sample(
     triggers = parse_triggers(truth)
     if not triggers:
         raise DataError(f"{where}: empty trigger list for {id!r}")
-    return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth))
+    return Sample(id, split, image, question, triggers, emotion, flags_of(question, truth), truth)
 
 
 def report_defects(samples: Sequence[Sample]) -> None:
@@ -210,12 +300,22 @@ def report_defects(samples: Sequence[Sample]) -> None:
 def select(samples: Sequence[Sample], config: DataConfig) -> list[Sample]:
     """Apply the config's subsets in order: emotions, ids, shard, limit."""
     chosen = list(samples)
+    if config.limit is not None and config.limit < 0:
+        raise DataError(f"data.limit={config.limit}: give a number of samples, 0 or more")
     if config.emotions:
-        unknown = set(config.emotions) - {s.emotion for s in samples}
+        present = sorted({s.emotion for s in samples if s.emotion}, key=_emotion_order)
+        unknown = [e for e in config.emotions if e not in present]
         if unknown:
-            raise DataError(f"data.emotions: no samples with emotion {sorted(unknown)}")
+            raise DataError(
+                f"data.emotions: no samples with emotion {unknown}; this data has "
+                f"{', '.join(present) or 'no emotion labels'} (lower case, as in "
+                f"data.emotions=[{present[0] if present else 'angry'}])"
+            )
         chosen = [s for s in chosen if s.emotion in config.emotions]
     if config.ids:
+        repeated = sorted({i for i in config.ids if config.ids.count(i) > 1})
+        if repeated:
+            raise DataError(f"data.ids: {repeated[:5]} given more than once; give each id once")
         by_id = {s.id: s for s in chosen}
         missing = [i for i in config.ids if i not in by_id]
         if missing:
@@ -227,6 +327,10 @@ def select(samples: Sequence[Sample], config: DataConfig) -> list[Sample]:
     if config.limit is not None:
         chosen = chosen[: config.limit]
     return chosen
+
+
+def _emotion_order(emotion: str) -> tuple[int, str]:
+    return (EMOTIONS.index(emotion) if emotion in EMOTIONS else len(EMOTIONS), emotion)
 
 
 def parse_shard(shard: str) -> tuple[int, int]:

@@ -99,11 +99,13 @@ class EIBench(Dataset):
     def files(self) -> list[Path]:
         """The split's files: explicit paths, else the root folder, else the verified download."""
         c = self.config
-        explicit = [c.questions, c.ground_truth] if c.split == "basic" else [c.complex]
+        names = ["questions", "ground_truth"] if c.split == "basic" else ["complex"]
+        explicit = [getattr(c, n) for n in names]
         if any(explicit):
             if not all(explicit):
                 raise DataError("custom basic data needs both data.questions and data.ground_truth")
             paths = [Path(p).expanduser() for p in explicit if p]
+            settings = [f"data.{n}" for n in names]
         else:
             root = c.root or os.environ.get("EICORE_DATA")
             if root:
@@ -111,9 +113,11 @@ class EIBench(Dataset):
             else:
                 folder = cache_home() / "eibench" / COMMIT[:7]
                 paths = [download(n, c.source_url, folder) for n in SPLIT_FILES[c.split]]
-        for path in paths:
+            settings = ["data.root or $EICORE_DATA"] * len(paths)
+        for path, setting in zip(paths, settings, strict=True):
             if not path.is_file():
-                raise DataError(f"data file not found: {path} (set data.root or $EICORE_DATA)")
+                what = "is a folder" if path.is_dir() else "not found"
+                raise DataError(f"data file {what}: {path} (check {setting})")
         return paths
 
     def load(self) -> list[Sample]:

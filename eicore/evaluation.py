@@ -14,7 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report, threads
 from eicore.calls import ModelClient, RoleHandle
-from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
+from eicore.config import (
+    ConfigError,
+    RunSettings,
+    check_top_level,
+    config_hash,
+    run_settings,
+    snapshot,
+)
 from eicore.data import report_defects, select
 from eicore.interfaces import Dataset, Judge, Metric, Strategy
 from eicore.judging import build_judges, describe_judges, judge_clients
@@ -40,6 +47,7 @@ def run_dir_of(cfg: DictConfig) -> Path:
 
 def evaluate(cfg: DictConfig) -> RunLog:
     """Run (or resume) the job ``cfg`` describes; returns its run log."""
+    check_top_level(cfg)
     settings = run_settings(cfg)
     logs.configure(None, settings.log_level)
     threads.set_threads(settings.threads)

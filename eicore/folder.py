@@ -60,6 +60,11 @@ class Images(Dataset):
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
         if not files:
             raise DataError(f"no images ({', '.join(sorted(SUFFIXES))}) under {root}")
+        for p in files:
+            try:
+                str(p).encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes in the name: no file could hold it
+                raise DataError(f"{ascii(str(p))}: the file name is not UTF-8; rename it") from None
         return [
             (str(p.relative_to(root)), None, emotion_of(str(p.relative_to(root)))) for p in files
         ]

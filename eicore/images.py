@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import io
 import os
+import stat
+import warnings
 from pathlib import Path
 
 from eicore.types import ImagePart
@@ -13,6 +15,11 @@ MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WE
 END_MARKERS = {"JPEG": b"\xff\xd9", "GIF": b"\x3b"}
 """How a whole file of these formats ends (Pillow's ``verify`` does not notice a cut JPEG or GIF;
 PNG and WebP it does)."""
+MAX_BYTES = 64 * 2**20
+"""The largest image file read (no provider takes more than about 20 MB per image)."""
+MAX_PIXELS = 50_000_000
+"""The most pixels an image may claim: a few kilobytes of PNG can claim 400 megapixels (a
+decompression bomb), gigabytes once decoded; the largest EIBench image has under 1 megapixel."""
 
 
 class ImageError(Exception):
@@ -43,34 +50,71 @@ def _resolved(image_root: str) -> Path:
     return Path(image_root).resolve()
 
 
+def read_file(path: Path, limit: int = MAX_BYTES, source: str = "") -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them. Anything else (a FIFO,
+    a device, a folder) is refused before it is read: reading one could block forever.
+    ``source``: where the path came from, for the message of a missing file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, unread
+    except FileNotFoundError:
+        raise ImageError(f"image not found: {path} ({source}check data.image_root)") from None
+    except OSError as exc:
+        raise ImageError(f"image unreadable: {path}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO or a device)"
+            raise ImageError(f"not a usable image: {path}: {kind}")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ImageError(f"not a usable image: {path}: larger than {limit // 2**20} MB; refused")
+    return data
+
+
 def read(image_root: str | Path | None, relative: str) -> ImagePart:
     """Read and check one image; the media type comes from the bytes, not the file name."""
-    from PIL import Image, UnidentifiedImageError
-
     path = resolve(image_root, relative)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageError(
-            f"image not found: {path} (from {relative!r}; check data.image_root)"
-        ) from None
-    except OSError as exc:
-        raise ImageError(f"image unreadable: {path}: {exc}") from None
+    data = read_file(path, source=f"from {relative!r}; ")
     if not data:
         raise ImageError(f"not a usable image: {path}: the file is empty (0 bytes)")
+    fmt = check(data, path)
+    return ImagePart(path=path, data=data, media_type=MEDIA_TYPES[fmt])
+
+
+def check(data: bytes, path: Path) -> str:
+    """The format of the image ``data`` (read from ``path``) once it is known to decode and to
+    be of a sane size; an ImageError naming ``path`` otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format
-            img.verify()
-        if fmt in END_MARKERS and not data.rstrip(b"\0\r\n ").endswith(END_MARKERS[fmt]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                img.load()  # no end marker: decode it all (rare) to tell trailing bytes from a cut
+                fmt = img.format
+                pixels = img.width * img.height
+                if pixels > MAX_PIXELS:
+                    raise ImageError(
+                        f"not a usable image: {path}: {img.width}x{img.height} pixels is more "
+                        f"than {MAX_PIXELS:,} (a decompression bomb?); refused"
+                    )
+                img.verify()
+            if fmt in END_MARKERS and not data.rstrip(b"\0\r\n ").endswith(END_MARKERS[fmt]):
+                with Image.open(io.BytesIO(data)) as img:
+                    img.load()  # no end marker: decode it all (rare): trailing bytes, or a cut?
     except UnidentifiedImageError:
         raise ImageError(
             f"not a usable image: {path}: not an image in any format Pillow reads"
         ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"not a usable image: {path}: too many pixels ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"not a usable image: {path}: {exc}") from None
     if fmt not in MEDIA_TYPES:
         raise ImageError(f"unsupported image format {fmt} in {path}; use PNG, JPEG, GIF or WebP")
-    return ImagePart(path=path, data=data, media_type=MEDIA_TYPES[fmt])
+    return str(fmt)

@@ -22,11 +22,12 @@ from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, Sample
 RUNTIME_FIELDS = frozenset(
     {
         "plugin", "batch_size", "timeout", "max_retries", "concurrency", "api_key_env",
-        "price_input_per_mtok", "price_output_per_mtok",
+        "price_input_per_mtok", "price_output_per_mtok", "paper_root",
     }
 )  # fmt: skip
 """Config fields that change how a model is called (or what it costs), not what it answers:
-left out of cache keys and config hashes."""
+left out of cache keys and config hashes (``paper_root`` only says where the sha256-pinned
+original scripts are read from)."""
 
 
 def _config_fields(config: object) -> dict[str, Any]:
@@ -146,6 +147,7 @@ class APIModel(Model):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.accepts_images = config.vision
+        _check_limits(config)
 
     @property
     def max_concurrency(self) -> int | None:
@@ -153,13 +155,41 @@ class APIModel(Model):
         return concurrency
 
     async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
-        if len(prompts) == 1:  # eicore sends API models one prompt at a time
-            return [await self.call_api(prompts[0])]
-        return list(await asyncio.gather(*(self.call_api(p) for p in prompts)))
+        try:
+            if len(prompts) == 1:  # eicore sends API models one prompt at a time
+                return [await self.call_api(prompts[0])]
+            return list(await asyncio.gather(*(self.call_api(p) for p in prompts)))
+        except Exception as exc:
+            if _unreachable(exc):  # the SDK says only "Connection error.": say where to
+                url = getattr(self.config, "base_url", None) or "the provider's default URL"
+                exc.args = (f"{exc} (could not reach {url}; check model.base_url)", *exc.args[1:])
+            raise
 
     @abc.abstractmethod
     async def call_api(self, prompt: Prompt) -> Completion:
         """One API call: the completion of ``prompt``."""
+
+
+def _check_limits(config: Any) -> None:
+    """Refuse retry and time limits that cannot work, before any call."""
+    from eicore.config import ConfigError
+
+    retries, timeout = getattr(config, "max_retries", 0), getattr(config, "timeout", 1)
+    concurrency = getattr(config, "concurrency", None)
+    if retries is not None and retries < 0:
+        raise ConfigError(f"model.max_retries={retries}: give 0 (no retries) or more")
+    if timeout is not None and timeout <= 0:
+        raise ConfigError(f"model.timeout={timeout}: give the seconds per attempt, above 0")
+    if concurrency is not None and concurrency < 1:
+        raise ConfigError(f"model.concurrency={concurrency}: give 1 or more (null: the run's)")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the server could not be reached (the SDKs' connection and timeout
+    errors, httpx's, or the OS's)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    sdk = {"APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout"}
+    return bool(names & sdk) or isinstance(exc, (ConnectionError, TimeoutError))
 
 
 class ModelRole(Protocol):

@@ -24,6 +24,8 @@ import pluggy
 from loguru import logger
 
 from eicore import hookspecs
+from eicore.config import ConfigError, did_you_mean
+from eicore.data import DataError
 from eicore.redact import redact
 
 hookimpl = pluggy.HookimplMarker("eicore")
@@ -227,22 +229,39 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self.components[kind])) or "none"
             raise UnknownComponentError(
-                f"no {kind} named {name!r} is registered (installed: {known}); "
-                "`eicore plugins` lists what each plugin provides"
+                f"no {kind} named {name!r} is registered{did_you_mean(name, self.components[kind])}"
+                f" (installed: {known}); `eicore plugins` lists what each plugin provides"
             ) from None
 
     def build(self, kind: str, config: Any) -> Any:
         """Build a component from its composed config node (a DictConfig or a dataclass)."""
         from omegaconf import DictConfig, OmegaConf
+        from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
         name = config.plugin if not isinstance(config, dict) else config["plugin"]
         reg = self.get(kind, name)
         if isinstance(config, DictConfig):  # resolved while it has its root: ${data} and the like
             config = OmegaConf.to_container(config, resolve=True)
         if isinstance(config, dict):
-            node = OmegaConf.merge(OmegaConf.structured(config_node_class(reg)), config)
-            config = OmegaConf.to_object(node)
-        return reg.factory(config)
+            node_class = config_node_class(reg)
+            try:
+                node = OmegaConf.merge(OmegaConf.structured(node_class), config)
+                config = OmegaConf.to_object(node)
+            except ConfigKeyError as exc:
+                fields = [f.name for f in dataclasses.fields(node_class)]
+                key = str(exc.key)
+                raise ConfigError(
+                    f"{kind} {name!r} has no setting {key!r}{did_you_mean(key, fields)}; "
+                    f"its settings: {', '.join(fields)}"
+                ) from None
+            except OmegaConfBaseException as exc:
+                raise ConfigError(f"{kind} {name!r}: {str(exc).splitlines()[0]}") from None
+        try:
+            return reg.factory(config)
+        except (ConfigError, DataError):
+            raise
+        except ValueError as exc:  # a constructor refusing its settings, not in eicore's words
+            raise ConfigError(f"{kind} {name!r}: {type(exc).__name__}: {exc}") from None
 
     def store_configs(self) -> None:
         """Put every registered config dataclass into Hydra's ConfigStore under its group."""

@@ -82,10 +82,16 @@ class RunResult:
         given = [o.split("=", 1)[1] for o in self.overrides if o.lstrip("+~").startswith(key + "=")]
         return given[-1] if given else None
 
+    @property
+    def source(self) -> dict[str, Any]:
+        """What a scored-predictions folder says its answers came from (``eicore score``)."""
+        return dict((self.log.source if self.log else None) or {})
+
     def _choice(self, group: str, fallback: str) -> str:
         chosen = self.provenance.choices.get(group)
         plugin = ((self.config or {}).get(group) or {}).get("plugin")
-        return str(chosen or plugin or self._override(group) or fallback)
+        declared = (self.source.get("answered_by") or {}).get(group)
+        return str(chosen or plugin or declared or self._override(group) or fallback)
 
     @property
     def model(self) -> str:
@@ -99,7 +105,11 @@ class RunResult:
     @property
     def split(self) -> str:
         data = (self.config or {}).get("data") or {}
-        split = data.get("split") or self.provenance.data.get("split")
+        split = (
+            data.get("split")
+            or self.provenance.data.get("split")
+            or (self.source.get("data") or {}).get("split")
+        )
         return str(split or self._override("data.split") or "?")
 
     @property

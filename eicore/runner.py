@@ -56,11 +56,16 @@ class Components:
     """Called with each stored record and the count of samples done (the lifecycle hook)."""
 
 
-async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
-    """Run one sample through the strategy and every judge; exceptions become failed records."""
+async def answer_sample(
+    sample: Sample, parts: Components, made: list[str] | None = None
+) -> SampleRecord:
+    """Run one sample through the strategy and every judge; exceptions become failed records.
+
+    ``made`` collects the cache keys of the calls the record counts as made."""
     trace: list[Call] = []
+    made = made if made is not None else []
     strategy_roles = {
-        role: RoleHandle(client, role, trace)
+        role: RoleHandle(client, role, trace, made)
         for role, client in parts.clients.items()
         if not role.startswith(JUDGE_ROLE)
     }
@@ -76,19 +81,25 @@ async def answer_sample(sample: Sample, parts: Components) -> SampleRecord:
         return SampleRecord(
             sample, "failed", Response("", tuple(trace)), (), type(exc).__name__, redact(str(exc))
         )
-    judgments = [await judge_answer(judge, sample, text, parts.clients) for judge in parts.judges]
+    judgments = [
+        await judge_answer(judge, sample, text, parts.clients, made) for judge in parts.judges
+    ]
     return SampleRecord(sample, "answered", Response(text, tuple(trace)), tuple(judgments))
 
 
 async def judge_answer(
-    judge: Judge, sample: Sample, text: str, clients: Mapping[str, ModelClient]
+    judge: Judge,
+    sample: Sample,
+    text: str,
+    clients: Mapping[str, ModelClient],
+    made: list[str] | None = None,
 ) -> Judgment:
     """One judge's verdict on an answer, with the calls it made to its model (the client of
     its role ``judge:<name>`` in ``clients``) as its trace; a judge that raises gives an
-    `error` judgment."""
+    `error` judgment. ``made`` collects the cache keys of the calls it counts as made."""
     trace: list[Call] = []
     client = clients.get(judge_role(judge))
-    model = RoleHandle(client, judge_role(judge), trace) if client else None
+    model = RoleHandle(client, judge_role(judge), trace, made) if client else None
     try:
         judgment = await judge.judge(sample, text, model)
         return dataclasses.replace(judgment, trace=tuple(trace))
@@ -118,6 +129,8 @@ async def run_samples(
 
     ``progress`` is updated as samples finish, so it is accurate even after an interrupt.
     """
+    for client in parts.clients.values():
+        client.ledger = store
     done = store.answered_ids()
     todo = [s for s in samples if s.id not in done]
     progress.skipped = len(samples) - len(todo)
@@ -135,8 +148,9 @@ async def run_samples(
 
     async def worker() -> None:
         for sample in queue:
-            record = await answer_sample(sample, parts)
-            store.put(record)
+            made: list[str] = []
+            record = await answer_sample(sample, parts, made)
+            store.put(record, made)
             if record.status == "answered":
                 progress.answered += 1
             else:

@@ -1,11 +1,13 @@
 """``eicore score``: judge answers again without calling the answering model.
 
 Two sources of answers: a run directory's stored records, or a predictions file in EIBench's
-original output shape (``{"<image path>": "<answer>"}`` per line; complex answers in the data's
-line order). Results go to a folder of their own (``<run>/scores/<judges>__<hash>``), never over
-the run's own metrics. A predictions file is paired with the data by stable id; missing,
-duplicated, unknown and out-of-order answers are listed in ``metrics.json`` (``input``) and
-left out of the means, never silently averaged over.
+original output shape (``{"<image path>": "<answer>"}`` per line; complex answers either in the
+data's line order — every line's image matching, one line per question — or as
+``{"<image>": {"<question>": "<answer>"}}``). Results go to a folder of their own
+(``<run>/scores/<judges>__<hash>``), never over the run's own metrics. A predictions file is
+paired with the data by stable id; missing, duplicated and unknown answers are listed in
+``metrics.json`` (``source.predictions``) and left out of the means, never silently averaged
+over; a complex file that cannot be paired without guessing is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,11 @@ from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
 from eicore import logs, report, threads
-from eicore.calls import ModelClient
+from eicore.calls import ModelClient, RoleHandle
 from eicore.config import ConfigError, config_hash, run_settings, snapshot
 from eicore.data import DataError, read_jsonl
 from eicore.evaluation import build_metrics, call_cost, open_call_cache
-from eicore.interfaces import Dataset, Judge
+from eicore.interfaces import Dataset, Judge, ModelRole
 from eicore.judging import JUDGE_ROLE, build_judges, describe_judges, judge_clients
 from eicore.log import RoleUsage, RunLog, usage_of
 from eicore.log import read as read_log
@@ -54,12 +56,10 @@ class PredictionsReport:
     """Images answered more than once (basic): none of their answers is scored."""
     unknown: list[str] = field(default_factory=list)
     """Keys of the file that name no sample of the split."""
-    mismatched: list[str] = field(default_factory=list)
-    """Complex lines whose image is not the image of the data's line at that position."""
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.duplicates or self.unknown or self.mismatched)
+        return not (self.missing or self.duplicates or self.unknown)
 
 
 def compose(overrides: Sequence[str]) -> DictConfig:
@@ -72,27 +72,62 @@ def compose(overrides: Sequence[str]) -> DictConfig:
         return hydra_compose(config_name="score", overrides=list(overrides))
 
 
+def _complex_answers(
+    path: Path, rows: list[tuple[int, dict[str, Any]]], samples: Sequence[Sample]
+) -> dict[str, str]:
+    """Complex answers by sample id, from either shape; a file that cannot be paired without
+    guessing is refused, naming its first line that does not line up."""
+    nested = [isinstance(next(iter(obj.values())), dict) for _, obj in rows]
+    if all(nested):  # {"<image>": {"<question>": "<answer>"}}
+        by_key = {(s.image, s.question): s.id for s in samples}
+        answers: dict[str, str] = {}
+        for number, obj in rows:
+            ((image, inner),) = obj.items()
+            for question, answer in inner.items():
+                key = (image, question)
+                if not isinstance(answer, str) or key not in by_key or by_key[key] in answers:
+                    what = "answered twice" if key in by_key else "not a question of the data"
+                    if not isinstance(answer, str):
+                        what = "its answer is not a string"
+                    raise DataError(f"{path}, line {number}: {image} / {question!r}: {what}")
+                answers[by_key[key]] = answer
+        return answers
+    if any(nested):
+        first = next(number for (number, _), n in zip(rows, nested, strict=True) if not n)
+        raise DataError(f"{path}, line {first}: mixes the line-ordered and the nested shapes")
+    for i, ((number, obj), sample) in enumerate(zip(rows, samples, strict=False)):
+        ((image, answer),) = obj.items()
+        if image != sample.image or not isinstance(answer, str):
+            raise DataError(
+                f"{path}, line {number}: answers {image}, but question {i + 1} of the data is "
+                f"about {sample.image}; line-ordered complex predictions must answer every "
+                f"question in the data's order, or use {{image: {{question: answer}}}}"
+            )
+    if len(rows) != len(samples):
+        number = rows[len(samples)][0] if len(rows) > len(samples) else rows[-1][0] + 1
+        raise DataError(
+            f"{path}, line {number}: {len(rows)} answers for {len(samples)} questions; "
+            "line-ordered complex predictions need exactly one line per question, or use "
+            "{image: {question: answer}}"
+        )
+    return {s.id: next(iter(obj.values())) for (_, obj), s in zip(rows, samples, strict=True)}
+
+
 def pair_predictions(
     path: Path, samples: Sequence[Sample], split: str
 ) -> tuple[list[SampleRecord], PredictionsReport]:
     """Answered records for the samples the file answers, and what did not line up."""
-    rows = [next(iter(obj.items())) for _, obj in read_jsonl(path)]
-    bad = [image for image, answer in rows if not isinstance(answer, str)]
-    if bad:
-        raise DataError(f"{path}: answers must be strings (not for {bad[:3]})")
+    numbered = read_jsonl(path)
+    rows = [next(iter(obj.items())) for _, obj in numbered]
     found = PredictionsReport(str(path), len(rows))
     answers: dict[str, str] = {}
     if split == "complex":
-        for i, sample in enumerate(samples):
-            if i >= len(rows):
-                found.missing.append(sample.id)
-            elif rows[i][0] != sample.image:
-                found.mismatched.append(f"line {i + 1}: {rows[i][0]} (data: {sample.image})")
-            else:
-                answers[sample.id] = rows[i][1]
-        extra = enumerate(rows[len(samples) :], start=len(samples) + 1)
-        found.unknown = [f"line {i}: {image}" for i, (image, _) in extra]
+        answers = _complex_answers(path, numbered, samples)
+        found.missing = [s.id for s in samples if s.id not in answers]
     else:
+        bad = [image for image, answer in rows if not isinstance(answer, str)]
+        if bad:
+            raise DataError(f"{path}: answers must be strings (not for {bad[:3]})")
         counts = Counter(image for image, _ in rows)
         ids = {s.id for s in samples}
         found.duplicates = sorted(image for image, n in counts.items() if n > 1)
@@ -148,6 +183,51 @@ def stored_records(run_dir: Path) -> list[SampleRecord]:
     return [by_id[i] for i in ids]
 
 
+@dataclass
+class StoredJudging:
+    """A run's stored answers with judges ready to judge them again, for commands that probe
+    or re-judge a run without calling its answering model (``eicore judge-check``)."""
+
+    records: list[SampleRecord]
+    judges: list[Judge]
+    concurrency: int
+    roles: dict[str, ModelRole]
+    """Role → traced, cached model role: ``judge:<name>`` for each judge that asks a model,
+    and each extra role the overrides give a model (``+model@<role>=<name>``)."""
+
+    def role(self, name: str) -> ModelRole | None:
+        """The model role ``name``, or None when nothing gave it a model."""
+        return self.roles.get(name)
+
+
+@contextlib.asynccontextmanager
+async def stored_judging(
+    run_dir: Path, overrides: Sequence[str] = (), extra_roles: Sequence[str] = ()
+) -> AsyncIterator[StoredJudging]:
+    """Open ``run_dir``'s stored records with the judges the overrides give (else the run's
+    own) and their models through the shared call cache; every client is closed on exit."""
+    cfg = compose(overrides)
+    settings = run_settings(cfg)
+    logs.configure(None, settings.log_level)
+    threads.set_threads(settings.threads)
+    records = stored_records(run_dir)
+    judges = build_judges(judges_config(cfg, run_dir))
+    with contextlib.ExitStack() as closing:
+        cache = open_call_cache(settings, closing)
+        clients = judge_clients(judges, cache)
+        for role in extra_roles:
+            if cfg.get(role):
+                clients[role] = ModelClient(registry().build("model", cfg[role]), cache)
+        roles: dict[str, ModelRole] = {n: RoleHandle(c, n, []) for n, c in clients.items()}
+        try:
+            yield StoredJudging(records, judges, settings.concurrency, roles)
+        finally:
+            for client in {id(c): c for c in clients.values()}.values():
+                await client.aclose()
+            for judge in judges:
+                await judge.aclose()
+
+
 def judges_config(cfg: DictConfig, run_dir: Path | None) -> DictConfig:
     """The judges to use: those given on the command line, else the run's own."""
     source = cfg
@@ -159,6 +239,8 @@ def judges_config(cfg: DictConfig, run_dir: Path | None) -> DictConfig:
     tree: dict[str, Any] = {"judges": source.get("judges") or {}}
     if source.get("judge"):
         tree["judge"] = source.judge
+    if cfg.get("paper"):  # where the paper-* judges read the original scripts
+        tree["paper"] = cfg.paper
     return OmegaConf.create(tree)
 
 
@@ -238,12 +320,18 @@ def score_run(run_dir: Path, cfg: DictConfig) -> tuple[Path, RunLog]:
     return score(cfg, records, judging, run_dir / "scores", source, ran_usage)
 
 
-def score_predictions(path: Path, cfg: DictConfig, out: Path | None) -> tuple[Path, RunLog]:
-    """Judge an EIBench-shaped predictions file against ``cfg.data``."""
+def score_predictions(
+    path: Path,
+    cfg: DictConfig,
+    out: Path | None,
+    answered_by: dict[str, str | None] | None = None,
+) -> tuple[Path, RunLog]:
+    """Judge an EIBench-shaped predictions file against ``cfg.data``; ``answered_by`` records
+    the model and strategy presets the answers were made with, as the user declares them."""
     dataset: Dataset = registry().build("dataset", cfg.data)
     samples = dataset.load()
     records, found = pair_predictions(path, samples, cfg.data.split)
-    for kind in ("missing", "duplicates", "unknown", "mismatched"):
+    for kind in ("missing", "duplicates", "unknown"):
         items = getattr(found, kind)
         if items:
             logger.warning("{} {}: {}", len(items), kind, "; ".join(items[:10]))
@@ -252,6 +340,7 @@ def score_predictions(path: Path, cfg: DictConfig, out: Path | None) -> tuple[Pa
         "n_data_samples": len(samples),
         "data": dataset.provenance(),
         "complete": found.clean,
+        "answered_by": {k: v for k, v in (answered_by or {}).items() if v},
     }
     parent = out or path.with_name(path.stem + ".scores")
     return score(cfg, records, judges_config(cfg, None), parent, source)

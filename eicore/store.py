@@ -6,6 +6,7 @@ or kill at any point leaves every committed row intact and nothing half-written.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -59,6 +60,11 @@ def _hint(exc: BaseException) -> str:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return " (another process holds a write lock on it; wait for it, or stop it)"
+    if "readonly" in text or "unable to open" in text or isinstance(exc, PermissionError):
+        return (
+            " (it cannot be opened for writing: check that it is a file in a folder you may "
+            "write, or point eicore elsewhere: run.cache_dir for the call cache, run.root for runs)"
+        )
     if ("disk" in text and ("full" in text or "i/o" in text)) or isinstance(exc, OSError):
         return " (is the disk full, or the folder not writable?)"
     return ""
@@ -174,7 +180,11 @@ class RunStore:
         sample_id TEXT PRIMARY KEY, status TEXT NOT NULL, record TEXT NOT NULL,
         updated REAL NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS made_calls (key TEXT PRIMARY KEY, sample_id TEXT);
     """
+    """``made_calls``: the cache keys of the calls this run made, whichever process made them,
+    and the sample whose stored record counts each one (NULL: none yet, as when the process that
+    made it was killed before the sample finished; the next sample to use it counts it)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
@@ -204,15 +214,41 @@ class RunStore:
                 "resume it with the same settings or choose another run.name"
             )
 
-    def put(self, record: SampleRecord) -> None:
-        """Save one sample's record (replacing an earlier one), or raise a StoreError."""
-        data = json.dumps(record_to_dict(record))
+    def note_made(self, key: str) -> None:
+        """Record that this run made the call ``key`` (its answer is now in the call cache)."""
         try:
+            self.db.execute("INSERT OR IGNORE INTO made_calls VALUES (?, NULL)", (key,))
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot write {self.run_dir / 'run.sqlite'}: {exc}{_hint(exc)}"
+            ) from None
+
+    def made_uncounted(self, key: str) -> bool:
+        """Whether this run made the call ``key`` and no stored record counts it yet."""
+        row = self.db.execute("SELECT sample_id FROM made_calls WHERE key = ?", (key,)).fetchone()
+        return row is not None and row[0] is None
+
+    def put(self, record: SampleRecord, made: Iterable[str] = ()) -> None:
+        """Save one sample's record (replacing an earlier one), or raise a StoreError.
+
+        ``made``: the cache keys of the calls the record counts as made, marked as counted in
+        the same transaction."""
+        data = json.dumps(record_to_dict(record))
+        counted = [(record.sample.id, key) for key in made]
+        try:
+            if counted:
+                self.db.execute("BEGIN IMMEDIATE")
             self.db.execute(
                 "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
                 (record.sample.id, record.status, data, time.time()),
             )
+            if counted:
+                self.db.executemany("UPDATE made_calls SET sample_id = ? WHERE key = ?", counted)
+                self.db.execute("COMMIT")
         except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise StoreError(
                 f"cannot save sample {record.sample.id!r} in {self.run_dir / 'run.sqlite'}: "
                 f"{exc}{_hint(exc)}; the samples saved before it are kept: "

@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from eicore import report
+from eicore import paper_tables, report
 from eicore.config import identity_tree
 from eicore.log import Recall
 from eicore.provenance import digest, judge_ids
@@ -33,8 +33,15 @@ HEADER = ("Setting", "Model", *report.COLUMNS, "Complex", "Failed", "Unparsed")
 CSV_FIELDS = (
     "setting", "model", "split", "judge", "cell", "recall", "ci_low", "ci_high", "n",
     "n_failed", "n_unjudged", "complete", "status", "config_hash", "run_dir", "precision",
-    "precision_ci_low", "precision_ci_high", "f1", "f1_ci_low", "f1_ci_high",
+    "precision_ci_low", "precision_ci_high", "f1", "f1_ci_low", "f1_ci_high", "paper_recall",
+    "note",
 )  # fmt: skip
+
+CFSA_MARK, CFSA_NOTE, CFSA_FOOTNOTE = (
+    paper_tables.CFSA_MARK,
+    paper_tables.CFSA_NOTE,
+    paper_tables.CFSA_FOOTNOTE,
+)
 
 
 @dataclass
@@ -170,9 +177,32 @@ def _label_variants(
             groups[key].model = f"{groups[key].model} ({given})"
 
 
+def paper_recall(row: Row, split: str, judge: str, cell: str) -> float | None:
+    """The paper's value (×100) of this cell under this judge, when the row follows the paper's
+    protocol (:mod:`eicore.paper_tables`); else None."""
+    run, recall = row.runs.get(split), row.recall(split, judge)
+    if run is None or run.log is None or recall is None:
+        return None
+    setting = paper_tables.paper_setting(run.config, run.source)
+    column = paper_tables.judge_presets(run.log.judges).get(judge)
+    whole = cell in ("overall", "macro")
+    scored = recall.n_scored if whole else recall.n_by_emotion.get(cell, 0)
+    return paper_tables.paper_value(split, setting, run.model, cell, column, scored)
+
+
+def _with_paper(text: str, row: Row, split: str, judges: Sequence[str], cell: str) -> str:
+    comparisons = [
+        paper_tables.delta_text(row.value(split, j, cell)[0], paper_recall(row, split, j, cell))
+        for j in judges
+    ]
+    return paper_tables.with_paper(text, comparisons)
+
+
 def _cells(row: Row, judges: Sequence[str]) -> list[str]:
     basic = report.judged_row([row.recall("basic", j) for j in judges])
+    basic = [_with_paper(t, row, "basic", judges, c) for t, c in zip(basic, BASIC, strict=True)]
     complex_ = report.judged_row([row.recall("complex", j) for j in judges])[4]
+    complex_ = _with_paper(complex_, row, "complex", judges, "overall")
     failed = sum(r.log.completeness.n_failed for r in row.runs.values() if r.log)
     unparsed = [
         str(sum(r.n_unjudged for split in row.runs if (r := row.recall(split, j)))) for j in judges
@@ -186,6 +216,7 @@ def table_rows(rows: Sequence[Row], judges: Sequence[str]) -> list[list[str]]:
     previous = None
     for row in rows:
         label = row.model + ("" if all(r.complete for r in row.runs.values()) else " *")
+        label += f" {CFSA_MARK}" if row.setting == "cfsa" else ""
         body.append([row.setting if row.setting != previous else "", label, *_cells(row, judges)])
         previous = row.setting
     return body
@@ -310,8 +341,12 @@ def to_markdown(
         + " Failed: samples without an answer; Unparsed: answers a judge could not score"
         + (" (per judge)." if len(judges) > 1 else ".")
         + " `*`: an unfinished run (run the same command again to finish it)."
+        + " Cells of the paper's protocol (paper judge preset, paper prompt, paper model) show"
+        + " the paper's value and the difference: `(paper 54.37, −0.27)`."
     )
     lines += ["", report.markdown(HEADER, table_rows(summary_rows, judges)), ""]
+    if any(row.setting == "cfsa" for row in summary_rows):
+        lines += [CFSA_FOOTNOTE, ""]
     quality = quality_rows(summary_rows, judges)
     if quality:
         lines += ["## Precision beside recall", "", QUALITY_NOTE, ""]
@@ -371,6 +406,7 @@ def to_csv(rows: Sequence[Row], runs: Sequence[RunResult]) -> str:
 def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]:
     recall = row.recall(run.split, judge)
     value, ci = row.value(run.split, judge, cell)
+    paper = paper_recall(row, run.split, judge, cell)
     extra: dict[str, str] = {}
     for key in ("precision", "f1"):
         measured, measured_ci = row.value(run.split, judge, cell, key)
@@ -394,6 +430,8 @@ def _csv_line(row: Row, run: RunResult, judge: str, cell: str) -> dict[str, Any]
         "config_hash": run.provenance.config_hash or None,
         "run_dir": str(run.path),
         **extra,
+        "paper_recall": _num(None if paper is None else paper / 100),
+        "note": CFSA_NOTE if row.setting == "cfsa" else "",
     }
 
 
@@ -403,7 +441,7 @@ def _num(value: float | None) -> str:
 
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
         "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-        "—": "--"}  # fmt: skip
+        "—": "--", "†": r"\dag{}", "−": "--"}  # fmt: skip
 
 
 def tex_escape(text: str) -> str:
@@ -424,7 +462,10 @@ def to_tex(rows: Sequence[Row], judges: Sequence[str]) -> str:
         if cells[0] or i == 0:
             lines.append(r"\midrule")
         lines.append(" & ".join(tex_escape(c) for c in cells[:-2]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if any(row.setting == "cfsa" for row in rows):
+        lines.append(r"\par\footnotesize " + tex_escape(CFSA_FOOTNOTE))
+    lines.append("")
     quality = quality_rows(rows, judges)
     if quality:
         lines += ["% precision beside recall: overall x100 [95% CI]",

@@ -5,6 +5,7 @@ gathers every job's run directory from disk into summary.md/.csv/.tex and the pl
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,16 @@ from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
 from eicore.redact import redact_tree
-from eicore.rundirs import Job, clear_jobs, sweep_runs, write_job
+from eicore.rundirs import Job, clear_jobs, read_jobs, sweep_runs, write_job
 from eicore.summary import write_summary
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """What a sweep job returns when it stopped on an error (already logged as one line): the
+    sweep goes on with its other jobs, and records this one as failed."""
+
+    message: str
 
 
 def _multirun(config: DictConfig) -> bool:
@@ -51,8 +60,8 @@ class SweepSummary(Callback):
         if job_return.status == JobStatus.FAILED:
             exc = job_return._return_value
             job = _job(config, "failed", f"{type(exc).__name__}: {exc}")
-        elif job_return._return_value is None:  # eicore's clean errors: logged, job returns None
-            job = _job(config, "failed", "the job stopped on a configuration or data error")
+        elif isinstance(job_return._return_value, JobFailure):
+            job = _job(config, "failed", job_return._return_value.message)
         else:
             job = _job(config, "completed")
         write_job(Path(config.hydra.sweep.dir), job)
@@ -62,7 +71,10 @@ class SweepSummary(Callback):
         summary = write_summary(sweep_dir, sweep_runs(sweep_dir))
         for warning in summary.warnings:
             logger.warning("{}", warning)
-        if summary.failed:
-            logger.warning("{} jobs without results; see {}", len(summary.failed), sweep_dir)
         print(summary.markdown.split("\n## ")[0].rstrip())
         logger.info("summary and plots: {}", ", ".join(str(p) for p in summary.files))
+        failed = [job for job in read_jobs(sweep_dir) if job.status != "completed"]
+        if failed or summary.failed:
+            count = max(len(failed), len(summary.failed))
+            logger.error("{} jobs failed or gave no results; see {}", count, sweep_dir)
+            raise SystemExit(1)

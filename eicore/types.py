@@ -23,6 +23,8 @@ class Sample:
     emotion: str | None = None
     flags: tuple[str, ...] = ()
     """Data defects surfaced by the loader (e.g. ``question-is-refusal``), never silently fixed."""
+    truth: str = ""
+    """The ground truth as the data file gives it (the paper's judges quote it verbatim)."""
 
 
 @dataclass(frozen=True)

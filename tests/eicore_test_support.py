@@ -18,7 +18,9 @@ THIRDPARTY = TESTS / "thirdparty"
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 API_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY")
-EICORE_ENV = ("EICORE_LOAD_PLUGINS", "EICORE_DATA", "EICORE_CACHE", "ECHO_INTERRUPT_AFTER")
+EICORE_ENV = (
+    "EICORE_LOAD_PLUGINS", "EICORE_DATA", "EICORE_CACHE", "ECHO_INTERRUPT_AFTER", "ECHO_HOLD",
+)  # fmt: skip
 """Variables that change what eicore does; tests set them explicitly where they need them."""
 UNMEASURED = {"COVERAGE_PROCESS_CONFIG": None}
 """``env`` of a command whose Hydra error message is under test: Hydra prints the whole traceback
@@ -113,7 +115,7 @@ class CLI:
     ) -> Result:
         """Run ``eicore *args``; ``expect`` is the exit code to assert (None: don't check)."""
         proc = subprocess.run(
-            [sys.executable, "-c", "from eicore.cli import main; main()", *args],
+            [sys.executable, "-c", "from eicore_entry import main; main()", *args],
             cwd=self.cwd,
             env=self.env(env),
             capture_output=True,

@@ -25,7 +25,7 @@ def test_report_over_a_sweep_and_single_runs(cli: CLI, eibench_dir: Path, tmp_pa
         "data.limit=2",
         "data.split=basic,complex",
     )
-    cli.run(*sweep_args, flags=["-m"])
+    cli.run(*sweep_args, flags=["-m"], expect=1)  # a failed job: the sweep exits 1 (issue 15)
     sweep = tmp_path / "a" / "sweeps"
     assert "FAILED" in (sweep / "summary.md").read_text(encoding="utf-8")
     # a single run judged differently, and a copy of a run made by "another eicore version"

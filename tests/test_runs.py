@@ -77,7 +77,12 @@ def test_an_empty_answer_fails_its_sample_and_is_not_cached(cli: CLI, tmp_path: 
     metrics = read_json(run_dir / "metrics.json")
     assert metrics["n_failed"] == 1 and metrics["errors"] == {"EmptyAnswerError": 1}
     assert metrics["recall"]["overall"] == pytest.approx(1.0) and metrics["recall"]["n_scored"] == 1
-    assert [next(iter(p)) for p in read_jsonl(run_dir / "predictions.jsonl")] == ["x/sad/2.png"]
+    # one line per sample in data order: the failed one with an empty answer, listed as failed
+    predictions = [next(iter(p.items())) for p in read_jsonl(run_dir / "predictions.jsonl")]
+    assert [image for image, _ in predictions] == ["x/sad/1.png", "x/sad/2.png"]
+    assert predictions[0][1] == "" and predictions[1][1] != ""
+    statuses = [r["status"] for r in read_jsonl(run_dir / "records.jsonl")]
+    assert statuses == ["failed", "answered"]
     cli.run(*args)  # resumes: the failed sample is tried again, and its empty answer was not cached
     assert [c["prompt"].splitlines()[-1] for c in read_jsonl(log)] == [
         "Why so sad?",

@@ -217,18 +217,58 @@ def test_score_complex_predictions_in_line_order(
     cli: CLI, eibench_dir: Path, tmp_path: Path
 ) -> None:
     samples = load_complex(eibench_dir / "ec_complex.jsonl")
-    rows = [{s.image: s.triggers[-1]} for s in samples[:5]]
-    rows[2] = {samples[3].image if samples[3].image != samples[2].image else "x.png": "moved"}
+    rows = [{s.image: s.triggers[-1]} for s in samples]
     predictions = write_jsonl(tmp_path / "complex.jsonl", rows)
     args = ["--predictions", str(predictions), "--split", "complex", f"--data-root={eibench_dir}"]
     result = cli("score", *args, "judge=keyword", f"--out={tmp_path / 'out'}")
-    assert f"scored by keyword: 4 of {len(samples)} samples" in result.stdout
+    assert f"scored by keyword: {len(samples)} of {len(samples)} samples" in result.stdout
+    (out,) = (tmp_path / "out").iterdir()
+    records = read_jsonl(out / "records.jsonl")
+    assert [r["sample"]["id"] for r in records] == [s.id for s in samples]
+    texts = [r["response"]["text"] for r in records]
+    assert texts == [s.triggers[-1] for s in samples]
+
+
+def test_complex_predictions_that_do_not_line_up_are_refused_naming_the_line(
+    cli: CLI, eibench_dir: Path, tmp_path: Path
+) -> None:
+    samples = load_complex(eibench_dir / "ec_complex.jsonl")
+    moved = [{s.image: "an answer"} for s in samples]
+    other = next(s.image for s in samples if s.image != samples[2].image)
+    moved[2] = {other: "an answer to another question"}
+    short = [{s.image: "an answer"} for s in samples[:-1]]
+    longer = [*({s.image: "an answer"} for s in samples), {samples[0].image: "one too many"}]
+    for name, rows, line in (("moved", moved, 3), ("short", short, 50), ("long", longer, 51)):
+        predictions = write_jsonl(tmp_path / f"{name}.jsonl", rows)
+        args = ["--predictions", str(predictions), "--split", "complex",
+                f"--data-root={eibench_dir}", "judge=keyword",
+                f"--out={tmp_path / name}"]  # fmt: skip
+        result = cli("score", *args, expect=2)
+        assert f"{predictions}, line {line}:" in result.stderr, name
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / name).exists()  # nothing scored
+
+
+def test_complex_predictions_keyed_by_image_and_question(
+    cli: CLI, eibench_dir: Path, tmp_path: Path
+) -> None:
+    samples = load_complex(eibench_dir / "ec_complex.jsonl")
+    rows = [{s.image: {s.question: s.triggers[0]}} for s in reversed(samples[:5])]
+    predictions = write_jsonl(tmp_path / "nested.jsonl", rows)
+    args = ["--predictions", str(predictions), "--split", "complex", f"--data-root={eibench_dir}"]
+    result = cli("score", *args, "judge=keyword", f"--out={tmp_path / 'out'}")
+    assert f"scored by keyword: 5 of {len(samples)} samples" in result.stdout
     (out,) = (tmp_path / "out").iterdir()
     found = read_json(out / "metrics.json")["source"]["predictions"]
-    assert len(found["mismatched"]) == 1 and found["mismatched"][0].startswith("line 3: ")
     assert found["missing"] == [s.id for s in samples[5:]]
     records = read_jsonl(out / "records.jsonl")
-    assert [r["sample"]["id"] for r in records] == [samples[i].id for i in (0, 1, 3, 4)]
+    assert {r["sample"]["id"]: r["response"]["text"] for r in records} == {
+        s.id: s.triggers[0] for s in samples[:5]
+    }
+    unknown = write_jsonl(tmp_path / "unknown.jsonl", [{samples[0].image: {"Why?": "x"}}])
+    args[1] = str(unknown)
+    result = cli("score", *args, "judge=keyword", expect=2)
+    assert f"{unknown}, line 1:" in result.stderr and "not a question of the data" in result.stderr
 
 
 def test_score_needs_a_source_and_a_judge(cli: CLI, eibench_dir: Path, tmp_path: Path) -> None:

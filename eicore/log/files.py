@@ -29,12 +29,15 @@ def write(run_dir: Path, log: RunLog, files: dict[str, Any] | None = None) -> No
     """predictions.jsonl (EIBench's output shape), records.jsonl, metrics.json (the log's
     summary) and ``files`` beside them (``name.jsonl`` → rows, ``name.json`` → a value: the
     strategy's artifacts, judgments.jsonl). config.yaml is the run's own: written when it
-    starts."""
+    starts.
+
+    predictions.jsonl has one line per sample in data order — a failed sample's answer is empty
+    (records.jsonl says it failed, and why) — so readers that pair by position stay aligned.
+    """
     records = log.samples
     predictions = [
-        {r.sample.image: r.response.text}
+        {r.sample.image: r.response.text if r.status == "answered" and r.response else ""}
         for r in records
-        if r.status == "answered" and r.response is not None
     ]
     write_jsonl(run_dir / PREDICTIONS, predictions)
     write_jsonl(run_dir / RECORDS, (record_to_dict(r) for r in records))  # one at a time

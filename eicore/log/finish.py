@@ -7,10 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from eicore.interfaces import Metric
 from eicore.judgments import judgment_files
 from eicore.log.files import write
 from eicore.log.schema import Completeness, Provenance, RoleUsage, RunLog, usage_of
+from eicore.store import StoreError
 from eicore.types import Call, SampleRecord
 from eicore.viewer import write_report
 
@@ -52,5 +55,10 @@ def finish(
         records=list(records),
     )
     write(run_dir, log, {**(files or {}), **judgment_files(records)})
-    write_report(run_dir, [log])
+    try:
+        write_report(run_dir, [log])
+    except StoreError:
+        raise
+    except Exception as exc:  # the viewer page is a convenience: it never costs a run's results
+        logger.warning("report.html not written: {}: {}", type(exc).__name__, exc)
     return log

@@ -13,9 +13,9 @@ the class attributes; its conftest provides the ``eibench`` fixture
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +109,10 @@ class APIModelRunTests:
 
     def test_answered_samples_are_predicted_and_scored(self, run: Run) -> None:
         assert f"| {self.MODEL} / direct / basic |" in run.result.stdout
-        predicted = read_jsonl(run.run_dir / "predictions.jsonl")
-        assert [next(iter(p)) for p in predicted] == run.images[:2]
+        # one line per sample, in data order: the failed samples' answers are empty
+        predicted = [next(iter(p.items())) for p in read_jsonl(run.run_dir / "predictions.jsonl")]
+        assert [image for image, _ in predicted] == run.images
+        assert [bool(answer) for _, answer in predicted] == [True, True, False, False]
         assert run.metrics["recall"]["n_scored"] == 2
 
     def test_failed_samples_are_recorded_with_the_provider_error_and_the_run_goes_on(
@@ -196,40 +198,60 @@ def assert_one_client_per_instance(instance: Any, fake: FakeAPI) -> None:
 PROMPT = Prompt.user("Why is the woman in the image so happy?")
 
 
-def timed(complete: Callable[..., list[Completion]], instance: Any) -> tuple[str, float]:
-    """The text of ``instance``'s completion of :data:`PROMPT`, and the seconds it took."""
-    started = time.perf_counter()
-    (completion,) = complete(instance, PROMPT)
-    return completion.text, time.perf_counter() - started
-
-
 class APIModelFailureTests:
     """Failures the server can cause, and the model's retries; subclass as ``TestFailures``.
 
     Needs the ``fake``, ``complete`` and ``model`` (``model(**config fields)``) fixtures."""
 
+    RETRY_SLEEP: ClassVar[str] = "anyio.sleep"
+    """The function the model's retries wait with (the SDK's, or the plugin's own): the tests
+    record what each retry asks it to wait, instead of timing the calls."""
     SERVER_ERROR: ClassVar[type[BaseException]]
     """What a 500 raises once the retries have run out."""
     TIMEOUT_ERROR: ClassVar[type[BaseException]]
     CONNECTION_ERROR: ClassVar[type[BaseException]]
     """What a truncated body raises once the retries have run out."""
 
+    @pytest.fixture
+    def retry_waits(self, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+        """The seconds each retry waits, as asked of :attr:`RETRY_SLEEP` (it still waits)."""
+        module_name, _, name = self.RETRY_SLEEP.rpartition(".")
+        module = importlib.import_module(module_name)
+        real = getattr(module, name)
+        waits: list[float] = []
+
+        async def recording(seconds: float, *args: Any, **kwargs: Any) -> Any:
+            if seconds > 0:
+                waits.append(seconds)
+            return await real(seconds, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, recording)
+        return waits
+
     def test_429_then_success_waits_retry_after_ms(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
+        self,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
+        retry_waits: list[float],
     ) -> None:
         fake.enqueue(Reply.rate_limited(retry_after_ms=5), "1. Sunshine")
-        text, seconds = timed(complete, model())
-        assert text == "1. Sunshine"
+        (completion,) = complete(model(), PROMPT)
+        assert completion.text == "1. Sunshine"
         assert [r.reply and r.reply.status for r in fake.requests] == [429, 200]
-        assert seconds < 0.35  # 5 ms asked; the backoff (the SDK's own) would wait 0.375 s at least
+        assert retry_waits == [pytest.approx(0.005)]  # 5 ms asked; a backoff would be >= 0.375 s
 
     def test_retry_after_in_seconds_is_honoured(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
+        self,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
+        retry_waits: list[float],
     ) -> None:
         fake.enqueue(Reply.rate_limited(retry_after_ms=None, retry_after="0.6"), "1. Sunshine")
-        text, seconds = timed(complete, model())
-        assert text == "1. Sunshine"
-        assert seconds >= 0.55  # longer than any first backoff (the SDK's own: at most 0.5 s)
+        (completion,) = complete(model(), PROMPT)
+        assert completion.text == "1. Sunshine"
+        assert retry_waits == [pytest.approx(0.6)]  # what the server asked, not a backoff
 
     def test_server_errors_until_retries_run_out_raise_the_provider_error(
         self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
@@ -242,20 +264,18 @@ class APIModelFailureTests:
     def test_a_reply_slower_than_the_timeout_fails_after_the_retries(
         self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
-        fake.reset(answer=Reply.slow(5))
-        started = time.perf_counter()
+        fake.reset(answer=Reply.slow(600))  # the test ends only if the timeout cuts it short
         with pytest.raises(self.TIMEOUT_ERROR):
             complete(model(timeout=0.2, max_retries=0), PROMPT)
-        assert time.perf_counter() - started < 2
         received = fake.wait_for_requests(1, timeout=2)
         assert len(received) == 1, received
 
     def test_a_timeout_is_retried(
         self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
-        fake.enqueue(Reply.slow(5), "1. Sunshine")
-        text, _ = timed(complete, model(timeout=0.3, max_retries=1))
-        assert text == "1. Sunshine"
+        fake.enqueue(Reply.slow(600), "1. Sunshine")  # answered only by the retry
+        (completion,) = complete(model(timeout=0.3, max_retries=1), PROMPT)
+        assert completion.text == "1. Sunshine"
         assert len(fake.requests) == 2
 
     def test_a_body_that_is_not_json_fails(
@@ -269,7 +289,7 @@ class APIModelFailureTests:
         self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
     ) -> None:
         fake.enqueue(Reply.truncated(), "1. Sunshine")
-        assert timed(complete, model(max_retries=1))[0] == "1. Sunshine"
+        assert complete(model(max_retries=1), PROMPT)[0].text == "1. Sunshine"
         fake.reset(answer=Reply.truncated())
         with pytest.raises(self.CONNECTION_ERROR):
             complete(model(max_retries=0), PROMPT)

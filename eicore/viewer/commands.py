@@ -18,6 +18,17 @@ from eicore.viewer.server import ViewerServer, judge_review_site, report_site, r
 DEFAULT_PORT = 8765
 
 
+def _port(text: str) -> int:
+    """A TCP port number for ``--port`` (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0-65535; 0 picks a free one)")
+    return port
+
+
 def view(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="eicore view",
@@ -25,7 +36,7 @@ def view(argv: list[str]) -> None:
         "127.0.0.1 until Ctrl-C.",
     )
     parser.add_argument("dirs", nargs="+", type=Path, help="run directories (review: one)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--image-root", type=Path, help="default: the runs' data.image_root")
     parser.add_argument("--review", action="store_true", help="review an `eicore annotate` run")
     parser.add_argument(
@@ -46,9 +57,17 @@ def view(argv: list[str]) -> None:
             site = review_site(args.dirs[0], check_reviewer(args.reviewer), args.image_root)
         else:
             site = report_site(args.dirs, args.image_root)
-        server = ViewerServer(site, args.port)
     except (ViewerError, DataError, OSError) as exc:
         print(f"eicore view: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        server = ViewerServer(site, args.port)
+    except OSError as exc:
+        print(
+            f"eicore view: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}; "
+            "choose another --port (0 picks a free one)",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
     what = "viewer"
     if args.review or args.judge_review:

@@ -9,9 +9,11 @@ from typing import Any
 
 from loguru import logger
 
+from eicore import paper_tables
 from eicore.log import RunLog
 from eicore.log import read as read_log
 from eicore.report import COLUMNS
+from eicore.store import write_atomically
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import RunInfo, distinct_labels, run_info, summary_rows
 from eicore.viewer.samples import sample_entries
@@ -76,6 +78,7 @@ def build_payload(
         ],
         "columns": list(COLUMNS),
         "summary": summary_rows(runs, labels),
+        "cfsaFootnote": paper_tables.CFSA_FOOTNOTE,
         "plots": plot_uris(plots_folder) if plots_folder else [],
         "imageBase": image_base,
         "samples": samples,
@@ -95,7 +98,5 @@ def write_report(out_dir: Path, runs: Sequence[RunLog | Path]) -> Path:
     logs = [r if isinstance(r, RunLog) else read_log(Path(r)) for r in runs]
     payload = build_payload(logs, None, thumbnails=True, plots_folder=Path(out_dir))
     path = Path(out_dir) / REPORT_FILE
-    partial = path.with_suffix(".html.part")
-    partial.write_text(render_page(payload, report_title(logs)), encoding="utf-8")
-    partial.replace(path)
+    write_atomically(path, [render_page(payload, report_title(logs))])
     return path

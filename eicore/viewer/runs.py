@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eicore import report
+from eicore import paper_tables, report
 from eicore.log import RunLog, RunLogError
 from eicore.log import read as read_log
 from eicore.types import SampleRecord
@@ -82,7 +82,9 @@ def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[st
     rows = []
     for run, label in zip(runs, labels, strict=True):
         done = run.log.completeness
-        base = {"run": label, "n_samples": done.n_samples, "n_failed": done.n_failed}
+        note = paper_tables.CFSA_NOTE if run.strategy == "cfsa" else None
+        base = {"run": label, "n_samples": done.n_samples, "n_failed": done.n_failed,
+                "note": note}  # fmt: skip
         by_judge = run.log.recall_by_judge
         if not by_judge:
             rows.append({**base, "judge": None, "cells": None, "ci": None, "n_scored": None})

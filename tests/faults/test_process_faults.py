@@ -82,12 +82,12 @@ class Chain:
     kills: list[dict[str, Any]] = field(default_factory=list)
     """Per fault: the kill point, what the store and cache held after it, and the calls made."""
 
-    def start(self) -> subprocess.Popen[str]:
-        command = [sys.executable, "-c", "from eicore.cli import main; main()", "run", *self.args]
+    def start(self, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        command = [sys.executable, "-c", "from eicore_entry import main; main()", "run", *self.args]
         return subprocess.Popen(
             command,
             cwd=self.cli.cwd,
-            env=self.cli.env(),
+            env=self.cli.env(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -102,8 +102,10 @@ class Chain:
         started = time.monotonic()
         proc = self.start()
         if rng.random() < 0.2:
-            point: tuple[str, float] = ("start-up", rng.uniform(0.05, 0.6))
-            time.sleep(point[1])
+            point: tuple[str, float] = ("start-up", rng.uniform(0.0, 0.55))
+            while proc.poll() is None and not importing_eicore(proc.pid):
+                time.sleep(0.002)
+            time.sleep(point[1])  # somewhere in the imports, the config, the store's opening
         else:
             calls = rng.randrange(1, max(2, remaining // 3 + 1))
             point = ("calls", calls + rng.random())
@@ -127,6 +129,16 @@ class Chain:
         return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
+def importing_eicore(pid: int) -> bool:
+    """Whether the process has begun importing eicore (sqlite3's extension, which eicore's
+    store imports and Python's own start-up does not, is mapped): its Ctrl-C handling is in
+    place from the entry point's first line, before any such import."""
+    try:
+        return "_sqlite3" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
 def check_completed(chain: Chain, samples: list[Sample], run_root: Path, fresh: dict) -> None:
     """Every sample exactly once and answered; no call repeated whose answer had been cached
     at a fault; the metrics those of an uninterrupted run."""
@@ -144,6 +156,8 @@ def check_completed(chain: Chain, samples: list[Sample], run_root: Path, fresh: 
     extra = len(calls) - len({c["answer"] for c in calls})
     assert extra <= CONCURRENCY * len(chain.kills)
     metrics = read_json(run_dir / "metrics.json")
+    # every call counted as made exactly once, whichever process made it (one per sample)
+    assert metrics["calls_made"] == len(samples), metrics["calls_made"]
     keys = ("n_samples", "n_answered", "n_failed", "recall", "complete")
     assert {k: metrics[k] for k in keys} == {k: fresh[k] for k in keys}
     assert read_jsonl(run_dir / "predictions.jsonl") == fresh["predictions"]
@@ -232,14 +246,16 @@ def test_a_second_process_on_the_same_run_directory_is_refused(
     """The decision: one process per run directory (a lock); the second exits 2 at once."""
     samples = selected(eibench_dir)
     chain, root = chain_for(cli, eibench_dir, tmp_path)
-    first = chain.start()
-    while not log_lines(chain.log):  # the first holds the run directory and is calling
+    release = tmp_path / "release"
+    first = chain.start({"ECHO_HOLD": str(release)})  # its calls wait until `release` exists
+    while not Path(f"{release}.waiting").exists():  # the first holds the run dir and is calling
         assert first.poll() is None, first.communicate()
         time.sleep(0.01)
     second = cli.run(*chain.args, expect=2)
     assert "is in use by another eicore process" in second.stderr
     assert str(only_run_dir(root)) in second.stderr and "Traceback" not in second.stderr
-    stdout, stderr = first.communicate(timeout=60)
+    release.touch()
+    stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stderr[-3000:]
     assert {c["pid"] for c in log_lines(chain.log)} == {first.pid}  # the second called nothing
     assert len(log_lines(chain.log)) == len(samples)

@@ -72,7 +72,7 @@ function renderSummary(app, data) {
   const head = ["Run", "Judge", ...data.columns, "95% CI", "Precision", "F1", "scored", "failed"];
   const rows = data.summary.map((r) =>
     el("tr", {},
-      el("td", {}, r.run),
+      el("td", { title: r.note || null }, r.note ? `${r.run} †` : r.run),
       el("td", {}, r.judge || "—"),
       (r.cells || data.columns.map(() => "—")).map((c) => el("td", { class: "num" }, c)),
       el("td", { class: "num" }, r.ci ? `${(100 * r.ci[0]).toFixed(2)}–${(100 * r.ci[1]).toFixed(2)}` : "—"),
@@ -84,6 +84,7 @@ function renderSummary(app, data) {
     el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: i > 1 ? "num" : null }, h)))),
     el("tbody", {}, rows)));
   app.append(el("p", { class: "note" }, "Recall ×100: per emotion, overall (sample-weighted) and macro. Precision (answer items a trigger supports) and F1: overall, for judges that flag answer items."));
+  if (data.summary.some((r) => r.note)) app.append(el("p", { class: "note cfsa" }, data.cfsaFootnote));
 }
 
 function renderPlots(app, data) {

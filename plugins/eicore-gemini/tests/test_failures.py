@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
-import time
 from collections.abc import Callable
 
 import httpx2
@@ -13,11 +13,12 @@ from eicore_gemini import retries
 from eicore_gemini.model import GeminiModel, RefusalError, ThoughtsOnlyError
 from google.genai import errors
 
-from eicore.testing.api_runs import PROMPT, APIModelFailureTests, timed
+from eicore.testing.api_runs import PROMPT, APIModelFailureTests
 from eicore.testing.fake_api import FakeAPI, Reply
 
 
 class TestFailures(APIModelFailureTests):
+    RETRY_SLEEP = "asyncio.sleep"  # eicore_gemini.retries waits with it
     SERVER_ERROR = errors.ServerError  # the default max_retries is 5
     TIMEOUT_ERROR = httpx2.TimeoutException
     CONNECTION_ERROR = httpx2.TransportError
@@ -30,8 +31,19 @@ class TestFailures(APIModelFailureTests):
 
 
 def test_the_retry_delay_of_a_gemini_error_body_is_honoured(
-    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
+    fake: FakeAPI,
+    model: Callable[..., GeminiModel],
+    complete: Callable,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    waits: list[float] = []
+    real = asyncio.sleep
+
+    async def recording(seconds: float) -> None:
+        waits.append(seconds)
+        await real(seconds)
+
+    monkeypatch.setattr(retries.asyncio, "sleep", recording)
     retry_info = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.6s"}
     error = {
         "code": 429,
@@ -40,15 +52,17 @@ def test_the_retry_delay_of_a_gemini_error_body_is_honoured(
         "details": [retry_info],
     }
     fake.enqueue(Reply(status=429, body=json.dumps({"error": error}).encode()), "1. Sunshine")
-    text, seconds = timed(complete, model())
-    assert text == "1. Sunshine"
-    assert seconds >= 0.55
+    (completion,) = complete(model(), PROMPT)
+    assert completion.text == "1. Sunshine"
+    assert waits == [pytest.approx(0.6)]  # the body's retryDelay, not a backoff (at most 0.5 s)
 
 
-def test_a_retry_after_date_and_the_caps() -> None:
-    soon = email.utils.formatdate(time.time() + 30, usegmt=True)
+def test_a_retry_after_date_and_the_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = 1_800_000_000.0
+    monkeypatch.setattr(retries.time, "time", lambda: now)  # the clock stands still
+    soon = email.utils.formatdate(now + 30, usegmt=True)
     error = errors.APIError(429, {}, httpx2.Response(429, headers={"retry-after": soon}))
-    assert 25 < retries.server_delay(error) <= 30
+    assert retries.server_delay(error) == 30
     assert retries.delay(0, 3600) == retries.MAX_SERVER_DELAY
     assert all(0.375 <= retries.delay(0, None) <= 0.5 for _ in range(20))
     assert all(6 <= retries.delay(9, None) <= retries.MAX_DELAY for _ in range(20))

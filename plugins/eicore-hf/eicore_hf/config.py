@@ -35,6 +35,8 @@ class HFConfig:
     temperature: float = 0.0
     """0 decodes greedily; above 0 samples."""
     top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    """Above 1 penalises repeated tokens (MiniGPT-v2's baseline ran 1.05); 1 leaves them."""
     seed: int | None = None
     """Seeds sampling before every batch (sampled answers then depend on how prompts are
     batched)."""
@@ -68,5 +70,9 @@ def check(config: HFConfig) -> None:
         problems.append(f"model.temperature must be 0 or more, got {config.temperature}")
     if not 0 < config.top_p <= 1:
         problems.append(f"model.top_p must be in (0, 1], got {config.top_p}")
+    if config.repetition_penalty <= 0:
+        problems.append(
+            f"model.repetition_penalty must be above 0, got {config.repetition_penalty}"
+        )
     if problems:
         raise ConfigError("; ".join(problems))

@@ -191,6 +191,7 @@ class HFModel(Model):
             temperature=self.config.temperature if sampling else None,
             top_p=self.config.top_p if sampling else None,
             top_k=generation.top_k if sampling else None,
+            repetition_penalty=self.config.repetition_penalty,
             pad_token_id=tokenizer.pad_token_id,
         )
         eos = (

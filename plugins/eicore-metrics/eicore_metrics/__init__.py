@@ -6,6 +6,7 @@ from eicore_metrics.coherence import Coherence, CoherenceConfig
 from eicore_metrics.commands import register_commands
 from eicore_metrics.jury import Jury, JuryConfig
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
+from eicore_metrics.paper_judges import PaperJudge, PaperJudgeConfig
 from eicore_metrics.recall import TriggerRecall, TriggerRecallConfig
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 
@@ -21,6 +22,7 @@ def eicore_register_metrics(register: Register) -> None:
 def eicore_register_judges(register: Register) -> None:
     register("semantic", SemanticJudge, SemanticJudgeConfig)
     register("llm", LLMJudge, LLMJudgeConfig)
+    register("paper", PaperJudge, PaperJudgeConfig)
     register_presets(register)
 
 

@@ -1,8 +1,9 @@
 """The paper's secondary metric, long-term coherence, and answer length.
 
-Coherence of an answer: the mean cosine of consecutive sentences (all-MiniLM-L6-v2 vectors;
-the paper used spaCy sentences and BERT [CLS] vectors, so values are not comparable with its
-80–86%). Answers of one sentence have no pair: they are counted apart, never dropped silently.
+Coherence of an answer: the mean cosine of consecutive sentences (all-MiniLM-L6-v2 vectors by
+default; ``variant=paper`` is the paper's spaCy sentences and BERT [CLS] vectors,
+:mod:`eicore_metrics.paper_coherence`, whose values compare with its 80–86%). Answers of one
+sentence have no pair: they are counted apart, never dropped silently.
 Length: words per answer, with its rank correlation to each judge's recall, so a judge that
 rewards long answers shows.
 """
@@ -18,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from eicore import EMOTIONS, Metric, SampleRecord
+from eicore import EMOTIONS, ConfigError, Metric, SampleRecord
 from eicore_metrics.embeddings import model_version, shared_encoder
+from eicore_metrics.paper_coherence import PaperCoherence
 from eicore_metrics.recall import judge_names, scored_samples
 from eicore_metrics.semantic import sentences
 from eicore_metrics.statistics import Bootstrap, mean_ci, pearson, ranks
@@ -30,6 +32,12 @@ class CoherenceConfig:
     resamples: int = 1000
     seed: int = 0
     level: float = 0.95
+    variant: str = "minilm"
+    """``minilm`` (eicore's, offline) or ``paper`` (spaCy sentences, BERT [CLS] vectors)."""
+    spacy_model: str = "en_core_web_sm"
+    """``paper`` variant: an installed spaCy pipeline, or ``sentencizer`` (rule-based)."""
+    bert_model: str = "bert-base-uncased"
+    """``paper`` variant: a BERT checkpoint (hub id in the local cache, or a folder)."""
 
 
 def answer_coherence(answer: str) -> float | None:
@@ -48,6 +56,13 @@ class Coherence(Metric):
 
     def __init__(self, config: CoherenceConfig | None = None) -> None:
         super().__init__(config or CoherenceConfig())
+        if self.config.variant not in ("minilm", "paper"):
+            raise ConfigError(
+                f"metric_options.coherence.variant={self.config.variant!r}: minilm or paper"
+            )
+        self.paper: PaperCoherence | None = None
+        if self.config.variant == "paper":  # loaded now: a missing model fails before any call
+            self.paper = PaperCoherence(self.config.spacy_model, self.config.bert_model)
 
     def compute(self, records: Sequence[SampleRecord]) -> dict[str, Any]:
         answers = {
@@ -56,7 +71,8 @@ class Coherence(Metric):
             if r.status == "answered" and r.response is not None
         }
         boot = Bootstrap(self.config.resamples, self.config.seed, self.config.level)
-        values = [answer_coherence(text) for _, text in answers.values()]
+        coherence = self.paper or answer_coherence
+        values = [coherence(text) for _, text in answers.values()]
         multi = [v for v in values if v is not None]
         words = {i: len(text.split()) for i, (_, text) in answers.items()}
         by_emotion: dict[str, list[int]] = defaultdict(list)
@@ -70,7 +86,8 @@ class Coherence(Metric):
                 "ci": mean_ci(multi, boot),
                 "n_answers": len(multi),
                 "n_single_sentence": len(values) - len(multi),
-                "embedding_model": model_version(),
+                "variant": self.config.variant,
+                "embedding_model": self.paper.version if self.paper else model_version(),
                 "bootstrap": dataclasses.asdict(boot),
             },
             "answer_length": {

@@ -1,18 +1,20 @@
 """The commands this plugin adds to ``eicore``: ``compare`` and ``calibrate``, which read what
-its judges and its recall metric wrote."""
+its judges and its recall metric wrote, and ``judge-check``, which probes judges for bias."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from eicore import RegisterCommand
+from eicore import ConfigError, DataError, RegisterCommand, stored_judging
 from eicore_metrics.calibration import calibrate as fit
 from eicore_metrics.calibration import calibration_report, parse_grid, save_preset
 from eicore_metrics.comparison import compare_runs, comparison_table, load_records
+from eicore_metrics.probes import ProbeResult, probe_judge, probes_table
 from eicore_metrics.statistics import Bootstrap
 
 COMPARE = """compare <run A> <run B> [--judge <name>] [--resamples N] [--seed S] [--json]
@@ -69,6 +71,59 @@ def calibrate(argv: list[str]) -> None:
     print(calibration_report(result) + f"\nsaved {path}: use it with `judge={args.name}`")
 
 
+JUDGE_CHECK = """judge-check <run dir> [--probes order,shuffle,verbosity,paraphrase] [--seeds K]
+[--json] [overrides...]
+bias probes of the run's judges (or `judge=<name>`) on its stored answers, without calling its
+model: triggers reordered, answer items shuffled, answer padded, triggers paraphrased
+(`+model@paraphraser=<name>`); mean shift and share of changed scores with CIs"""
+
+
+def judge_check(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="eicore judge-check", usage="eicore judge-check <run dir> [options] [overrides...]"
+    )
+    parser.add_argument("--probes", default="order,shuffle,verbosity", help="comma-separated")
+    parser.add_argument("--seeds", type=int, default=3, help="permutations per order/shuffle")
+    parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args, rest = parser.parse_known_args(argv)
+    run_dirs = [Path(a) for a in rest if "=" not in a and not a.startswith(("-", "~"))]
+    overrides = [a for a in rest if Path(a) not in run_dirs]
+    if len(run_dirs) != 1:
+        parser.error("give one run directory")
+    probes = [p for p in args.probes.split(",") if p]
+    boot = Bootstrap(args.resamples, args.seed)
+
+    async def check() -> dict[str, list[ProbeResult]]:
+        async with stored_judging(run_dirs[0], overrides, ["paraphraser"]) as run:
+            return {
+                judge.name: await probe_judge(
+                    run.records,
+                    judge,
+                    probes,
+                    args.seeds,
+                    boot,
+                    run.concurrency,
+                    run.role("paraphraser"),
+                    run.role(f"judge:{judge.name}"),
+                )
+                for judge in run.judges
+            }
+
+    try:
+        results = asyncio.run(check())
+    except (ConfigError, DataError, OSError, ValueError) as exc:
+        print(f"eicore judge-check: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.json:
+        as_dicts = {k: [dataclasses.asdict(r) for r in v] for k, v in results.items()}
+        print(json.dumps(as_dicts, indent=2))
+        return
+    print("\n".join(probes_table(name, found) for name, found in results.items()))
+
+
 def register_commands(register: RegisterCommand) -> None:
     register("compare", compare, COMPARE)
     register("calibrate", calibrate, CALIBRATE)
+    register("judge-check", judge_check, JUDGE_CHECK)

@@ -5,6 +5,9 @@ Policy (recorded in metrics.json as :data:`PARSE_POLICY`): per-trigger verdicts 
 (JSON, repaired when it is nearly JSON); then the structured form; else the *last* score in the
 reply that is not an echo of the instruction; else one ``<n>. … matched|partly|missed`` line per
 trigger (last, so a paper-style reply that lists triggers is read by its score); none → None.
+A score of nothing (``{score: 0/0}``) is no verdict. An echo is a score whose surrounding text
+is the instruction's around one of its examples, or one repeating an example's numbers after
+another score of the reply (unless its total is the sample's own).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ PARSE_POLICY = (
     'per-trigger JSON {"triggers": [{"n", "verdict", "span"}], "items": [{"n", "supported"}]} '
     "preferred (repaired for single quotes, trailing commas, Python literals; unlisted "
     'triggers missed); then structured {"matched": [i, ...]} (1-based); else the last '
-    "\"score: k/n\" (case, spacing, brackets, markdown and 'k out of n' tolerated) not echoed "
-    "from the instruction; else lines '<n>. ... matched|partly|missed'; correct clipped to "
+    "\"score: k/n\" (case, spacing, brackets, markdown and 'k out of n' tolerated; n > 0) not "
+    "echoed from the instruction; else lines '<n>. ... matched|partly|missed'; correct clipped to "
     "[0, true total]; total taken from the ground truth"
 )
 
@@ -57,14 +60,35 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).lower()
 
 
-def echo_contexts(instruction: str) -> tuple[str, ...]:
-    """The text just before each score-like example in an instruction, normalised."""
-    return tuple(_squash(instruction[: m.start()])[-_CONTEXT:] for m in SCORE.finditer(instruction))
+@dataclass(frozen=True)
+class Example:
+    """A score-like example of an instruction: the text around it (normalised), its numbers."""
+
+    before: str
+    after: str
+    numbers: tuple[int, int]
 
 
-def _is_echo(reply: str, start: int, contexts: Sequence[str]) -> bool:
-    before = _squash(reply[:start])[-_CONTEXT:]
-    return len(before) >= _MIN_CONTEXT and any(c.endswith(before) for c in contexts)
+def echo_contexts(instruction: str) -> tuple[Example, ...]:
+    """Each score-like example in an instruction, with the text just before and after it."""
+    return tuple(
+        Example(
+            _squash(instruction[: m.start()])[-_CONTEXT:],
+            _squash(instruction[m.end() :])[:_CONTEXT].lstrip(" }"),
+            (int(m.group(1)), int(m.group(2))),
+        )
+        for m in SCORE.finditer(instruction)
+    )
+
+
+def _is_echo(reply: str, found: re.Match[str], contexts: Sequence[Example]) -> bool:
+    before = _squash(reply[: found.start()])[-_CONTEXT:]
+    after = _squash(reply[found.end() :])[:_CONTEXT].lstrip(" }")
+    return any(
+        (len(before) >= _MIN_CONTEXT and c.before.endswith(before))
+        or (len(after) >= _MIN_CONTEXT and c.after.startswith(after[:_MIN_CONTEXT]))
+        for c in contexts
+    )
 
 
 def _structured(reply: str, total: int) -> Verdict | None:
@@ -86,7 +110,7 @@ def _structured(reply: str, total: int) -> Verdict | None:
     return None
 
 
-def parse_verdict(reply: str, total: int, contexts: Sequence[str] = ()) -> Verdict | None:
+def parse_verdict(reply: str, total: int, contexts: Sequence[Example] = ()) -> Verdict | None:
     """The verdict in ``reply`` for a sample of ``total`` triggers, or None when there is none.
 
     ``contexts`` (from :func:`echo_contexts` of the instruction) mark scores echoed from it.
@@ -97,7 +121,13 @@ def parse_verdict(reply: str, total: int, contexts: Sequence[str] = ()) -> Verdi
     structured = _structured(reply, total)
     if structured is not None:
         return structured
-    scores = [m for m in SCORE.finditer(reply) if not _is_echo(reply, m.start(), contexts)]
+    scores = [
+        m for m in SCORE.finditer(reply)
+        if int(m.group(2)) > 0 and not _is_echo(reply, m, contexts)
+    ]  # fmt: skip
+    examples = {c.numbers for c in contexts if c.numbers[1] != total}
+    while len(scores) > 1 and (int(scores[-1].group(1)), int(scores[-1].group(2))) in examples:
+        scores.pop()  # an example's numbers (not this sample's total) after the reply's verdict
     if not scores:
         return _from_lines(reply, total)
     last = scores[-1]

@@ -23,7 +23,8 @@ CASES: list[tuple[str, int, tuple[int, int | None, str] | None]] = [
     ("Score: 3 out of 5", 5, (3, 5, "score")),
     ("{score: {3/5}}", 5, (3, 5, "score")),
     ("The answer names two triggers.\n\n{score: 2/4}\nExplanation: ...", 4, (2, 4, "score")),
-    ("{score: 0/0}", 3, (0, 0, "score")),
+    ("{score: 0/0}", 3, None),  # a score of nothing is no verdict: asked again
+    ("{score: 0/0} on reflection {score: 1/3}", 3, (1, 3, "score")),
     ("{score: 7/5}", 5, (7, 5, "score")),  # clipping is the judge's business, not the parser's
     ("{score: 3/6}", 5, (3, 6, "score")),  # a wrong total is reported as stated
     ("The answer is good.", 5, None),
@@ -42,6 +43,9 @@ CASES: list[tuple[str, int, tuple[int, int | None, str] | None]] = [
     ("Sure. Answer in the form {score: correct/total}, e.g. {score: 2/5}, then explain.", 5, None),
     # the same numbers as the example, but not an echo: a verdict
     ("Two of five are named.\n{score: 2/5}", 5, (2, 5, "score")),
+    # an echoed example after the real verdict does not win: by its words, or by its numbers
+    ("{score: 3/4}\nAs asked: e.g. {score: 2/5}, then explain.", 4, (3, 4, "score")),
+    ("{score: 3/4}\nFormat reminder: {score: 2/5}", 4, (3, 4, "score")),
     ('Two triggers.\n{score: 2/5}\n{"matched": [1, 4]}', 5, (2, None, "json")),
     ('{"matched": [1, 3, 5]} and {score: 1/5}', 5, (3, None, "json")),  # structured preferred
     ('{"Matched": []}', 4, (0, None, "json")),
@@ -59,6 +63,13 @@ def test_parse_verdict(
     verdict = parse_verdict(reply, total, ECHO)
     got = None if verdict is None else (verdict.recalled, verdict.stated_total, verdict.form)
     assert got == expected
+
+
+def test_an_echo_with_the_instructions_following_words_loses_even_on_the_same_total() -> None:
+    instruction = "Reply as {score: correct/total}, e.g. {score: 2/5} for 2 correct and 5 in total."
+    reply = "{score: 4/5}. I used the form {score: 2/5} for 2 correct and 5 in total."
+    verdict = parse_verdict(reply, 5, echo_contexts(instruction))
+    assert verdict is not None and (verdict.recalled, verdict.stated_total) == (4, 5)
 
 
 def test_the_table_is_large_enough() -> None:

@@ -12,6 +12,11 @@ class OpenAIConfig(APIModelConfig):
     name: str = "gpt-4o"
     """The model id the server knows (``gpt-4o``, ``Qwen/Qwen2-VL-7B-Instruct``, ``llava:7b``)."""
     temperature: float = 0.0
+    top_p: float | None = None
+    """Nucleus sampling; None sends none (the server's default)."""
+    repetition_penalty: float | None = None
+    """vLLM's (and other open servers') repetition penalty; None sends none. OpenAI's own API
+    refuses the field."""
     base_url: str | None = None
     """The API root, ending in ``/v1`` (default: the SDK's, i.e. api.openai.com)."""
     api_key_env: str | None = "OPENAI_API_KEY"

@@ -34,8 +34,9 @@ def chat_request(prompt: Prompt, config: OpenAIConfig) -> dict[str, Any]:
         "temperature": config.temperature,
         "max_tokens": config.max_tokens,
     }
-    if config.seed is not None:
-        request["seed"] = config.seed
+    for name in ("top_p", "repetition_penalty", "seed"):
+        if getattr(config, name) is not None:
+            request[name] = getattr(config, name)
     return request
 
 

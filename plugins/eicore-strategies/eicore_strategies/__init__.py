@@ -5,6 +5,7 @@ from eicore_strategies.caption import Caption, CaptionConfig
 from eicore_strategies.cfsa import CFSA, CFSAConfig
 from eicore_strategies.cot import CoT, CoTConfig
 from eicore_strategies.direct import Direct, DirectConfig
+from eicore_strategies.paper import PaperPrompt, PaperPromptConfig
 
 
 @hookimpl
@@ -13,3 +14,4 @@ def eicore_register_strategies(register: Register) -> None:
     register("cot", CoT, CoTConfig)
     register("caption", Caption, CaptionConfig)
     register("cfsa", CFSA, CFSAConfig)
+    register("paper", PaperPrompt, PaperPromptConfig)

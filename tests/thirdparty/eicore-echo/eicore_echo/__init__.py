@@ -29,6 +29,9 @@ from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 WORD = re.compile(r"[A-Za-z]+")
 INTERRUPT_ENV = "ECHO_INTERRUPT_AFTER"
 FAIL_ON_ENV = "ECHO_FAIL_ON"
+HOLD_ENV = "ECHO_HOLD"
+"""A file path: every call waits until that file exists, after writing ``<path>.waiting`` (the
+test's sign that the run is under way, holding its run directory)."""
 """Test switches read from the environment, not the config: they leave the run's identity alone,
 so the same command run again (without them) resumes the same run."""
 
@@ -67,7 +70,10 @@ class Echo(Model):
 
     def __init__(self, config: EchoConfig) -> None:
         super().__init__(config)
+        if config.delay < 0:
+            raise ValueError(f"delay must be 0 or more, got {config.delay}")
         self.completed = 0
+        self.hold = os.environ.get(HOLD_ENV)
         env = os.environ.get(INTERRUPT_ENV)
         self.interrupt_after = config.interrupt_after or (int(env) if env else None)
         extra = [n for n in os.environ.get(FAIL_ON_ENV, "").split(",") if n]
@@ -83,6 +89,11 @@ class Echo(Model):
         return "\n".join(out)
 
     async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        if self.hold:
+            with open(f"{self.hold}.waiting", "a", encoding="utf-8") as f:
+                f.write(f"{os.getpid()}\n")
+            while not os.path.exists(self.hold):
+                await asyncio.sleep(0.01)
         await asyncio.sleep(self.config.delay)
         completions = []
         for prompt in prompts:

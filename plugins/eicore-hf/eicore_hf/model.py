@@ -29,6 +29,10 @@ from eicore_hf.source import ModelSource, locate
 PLACEMENT_FIELDS = frozenset({"device", "device_map", "attn_implementation"})
 """Where and how the weights run, not what they answer: left out of the model's identity."""
 
+QUEUE_FACTOR = 4
+"""A greedy call takes up to this many batches of prompts: rows that end early are refilled
+from them, and only the call's last answers leave rows idle."""
+
 
 @dataclass
 class Loaded:
@@ -47,7 +51,7 @@ class Generated:
     """What one batch produced."""
 
     rows: list[list[int]]
-    """New token ids per prompt, as generated (padding after an early EOS included)."""
+    """New token ids per prompt, as generated (a ``generate`` batch pads after an early EOS)."""
     input_tokens: list[int]
     seconds: float
     """Wall time of encoding and generating the batch."""
@@ -85,6 +89,13 @@ class HFModel(Model):
         self._loaded: Loaded | None = None
         self._load_error: str | None = None
 
+    @property
+    def max_batch_size(self) -> int:
+        """Prompts per call: greedy calls take a queue of ``QUEUE_FACTOR`` batches, whose
+        prompts refill the ``batch_size`` rows as answers end (:func:`refill`)."""
+        factor = QUEUE_FACTOR if self.config.temperature == 0 else 1
+        return factor * self.config.batch_size
+
     def identity(self) -> dict[str, Any]:
         """The settings that decide answers, the resolved kind, and the files' fingerprint."""
         kept = {k: v for k, v in super().identity().items() if k not in PLACEMENT_FIELDS}
@@ -105,20 +116,33 @@ class HFModel(Model):
         ]
 
     def generate_ids(self, prompts: list[Prompt]) -> Generated:
-        """The new token ids of each prompt; one left-padded batch, one at a time."""
+        """The new token ids of each prompt, ``batch_size`` rows decoding at a time.
+
+        Greedy decoding with no logits processors refills the batch (:func:`refill`): a row
+        leaves as soon as its answer ends and the next waiting prompt takes its place, so a
+        batch no longer waits for its longest answer. Sampling, and checkpoints whose
+        generation config changes logits, run as left-padded ``generate`` batches.
+        """
         import torch
 
         with self._lock:
             loaded = self.load()
             cpu_threads()  # on the thread that runs torch: its pool follows the run's CPUs
             started = time.perf_counter()
-            inputs = self.encode(loaded, prompts)
-            if self.config.temperature > 0 and self.config.seed is not None:
-                torch.manual_seed(self.config.seed)
-            with torch.inference_mode():
-                output = loaded.model.generate(**inputs, generation_config=loaded.generation)
-            rows = output[:, inputs["input_ids"].shape[1] :].tolist()
-            input_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+            if self.config.temperature == 0 and plain_greedy(loaded.generation):
+                with torch.inference_mode():
+                    rows, input_tokens = refill(self, loaded, prompts)
+                return Generated(rows, input_tokens, time.perf_counter() - started)
+            rows, input_tokens = [], []
+            size = self.config.batch_size
+            for start in range(0, len(prompts), size):
+                inputs = self.encode(loaded, prompts[start : start + size])
+                if self.config.temperature > 0 and self.config.seed is not None:
+                    torch.manual_seed(self.config.seed)
+                with torch.inference_mode():
+                    output = loaded.model.generate(**inputs, generation_config=loaded.generation)
+                rows += output[:, inputs["input_ids"].shape[1] :].tolist()
+                input_tokens += inputs["attention_mask"].sum(dim=1).tolist()
             return Generated(rows, input_tokens, time.perf_counter() - started)
 
     def load(self) -> Loaded:
@@ -206,6 +230,149 @@ def completion(
         latency_s=latency,
         finish_reason="length" if stop is None else "stop",
     )
+
+
+LOGITS_FIELDS = {
+    "repetition_penalty": 1.0, "encoder_repetition_penalty": 1.0, "no_repeat_ngram_size": 0,
+    "bad_words_ids": None, "suppress_tokens": None, "begin_suppress_tokens": None,
+    "min_length": 0, "min_new_tokens": None, "forced_bos_token_id": None,
+    "forced_eos_token_id": None, "sequence_bias": None, "exponential_decay_length_penalty": None,
+    "num_beams": 1, "renormalize_logits": False,
+}  # fmt: skip
+"""Generation settings that change greedy tokens, at their no-op values: :func:`refill` takes
+the argmax of raw logits, so it runs only when a checkpoint leaves all of them alone."""
+
+
+def plain_greedy(generation: Any) -> bool:
+    """Whether greedy ``generate`` with ``generation`` picks the argmax of the raw logits."""
+    return all(getattr(generation, k, v) in (v, None) for k, v in LOGITS_FIELDS.items())
+
+
+def refill(
+    model: HFModel, loaded: Loaded, prompts: list[Prompt]
+) -> tuple[list[list[int]], list[int]]:
+    """Greedy decoding of ``prompts``, up to ``batch_size`` rows at once, refilled as rows end.
+
+    A row leaves the batch (and the key/value cache) at its EOS or ``max_new_tokens``, and
+    waiting prompts take the free rows: they are prefilled as a left-padded batch of their own
+    and joined to the running cache, both left-padded to a common length. Positions count
+    unmasked tokens and padding is masked, as in ``generate``, so each row gets the tokens it
+    gets alone.
+    """
+    import inspect
+
+    import torch
+    from transformers import DynamicCache
+
+    net, limit = loaded.model, model.config.max_new_tokens
+    cache_arg = (
+        "cache" if "cache" in inspect.signature(type(net).forward).parameters else "past_key_values"
+    )
+    eos = torch.tensor(sorted(loaded.eos_ids), device=net.device)
+    rows: list[list[int]] = [[] for _ in prompts]
+    input_tokens = [0] * len(prompts)
+    waiting = list(range(len(prompts)))
+    batch: Batch | None = None
+    while waiting or batch is not None:
+        free = model.config.batch_size - (0 if batch is None else len(batch.active))
+        if waiting and free > 0:
+            joining, waiting = waiting[:free], waiting[free:]
+            inputs = model.encode(loaded, [prompts[i] for i in joining])
+            mask = inputs["attention_mask"]
+            positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+            cache = DynamicCache()  # filled in place (the argument's name changed in 5.x)
+            output = net(
+                **inputs, position_ids=positions, use_cache=True, logits_to_keep=1,
+                **{cache_arg: cache},
+            )  # fmt: skip
+            for i, n in zip(joining, mask.sum(dim=1).tolist(), strict=True):
+                input_tokens[i] = int(n)
+            new = Batch(joining, cache, mask, positions[:, -1:], output.logits).advance(
+                rows, eos, limit
+            )
+            batch = new if batch is None or new is None else batch.join(new)
+        elif batch is not None:
+            batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(batch.active), 1)], 1)
+            batch.positions = batch.positions + 1
+            output = net(
+                input_ids=batch.tokens, attention_mask=batch.mask, position_ids=batch.positions,
+                use_cache=True, logits_to_keep=1, **{cache_arg: batch.cache},
+            )  # fmt: skip
+            batch.logits = output.logits
+            batch = batch.advance(rows, eos, limit)
+    return rows, input_tokens
+
+
+@dataclass
+class Batch:
+    """The rows decoding together: their prompt indices, cache, mask and newest logits."""
+
+    active: list[int]
+    cache: Any
+    mask: Any
+    positions: Any
+    """Each row's position of the last token in the cache."""
+    logits: Any
+    tokens: Any = None
+    """Each row's newest token, not yet in the cache."""
+
+    def advance(self, rows: list[list[int]], eos: Any, limit: int) -> Batch | None:
+        """Pick each row's next token; drop the rows that ended (None when none is left)."""
+        import torch
+
+        self.tokens = self.logits[:, -1, :].argmax(-1, keepdim=True)
+        for i, token in zip(self.active, self.tokens[:, 0].tolist(), strict=True):
+            rows[i].append(token)
+        full = torch.tensor([len(rows[i]) >= limit for i in self.active], device=eos.device)
+        ended = torch.isin(self.tokens[:, 0], eos) | full
+        if not bool(ended.any()):
+            return self
+        keep = (~ended).nonzero()[:, 0]
+        if len(keep) == 0:
+            return None
+        self.active = [self.active[k] for k in keep.tolist()]
+        self.cache.batch_select_indices(keep)
+        self.mask, self.positions, self.tokens = (
+            self.mask[keep],
+            self.positions[keep],
+            self.tokens[keep],
+        )
+        unused = int((self.mask.sum(dim=0) == 0).long().cumprod(0).sum())  # padding all rows share
+        if unused:
+            self.mask = self.mask[:, unused:]
+            for layer in self.cache.layers:
+                layer.keys, layer.values = (
+                    layer.keys[..., unused:, :],
+                    layer.values[..., unused:, :],
+                )
+        return self
+
+    def join(self, other: Batch) -> Batch:
+        """``other``'s rows after this batch's, both left-padded to the longer cache."""
+        import torch
+
+        width = max(self.mask.shape[1], other.mask.shape[1])
+        for layer, new in zip(self.cache.layers, other.cache.layers, strict=True):
+            layer.keys = torch.cat([left_pad(layer.keys, width), left_pad(new.keys, width)])
+            layer.values = torch.cat([left_pad(layer.values, width), left_pad(new.values, width)])
+        self.mask = torch.cat([left_pad(self.mask, width), left_pad(other.mask, width)])
+        self.positions = torch.cat([self.positions, other.positions])
+        self.tokens = torch.cat([self.tokens, other.tokens])
+        self.active += other.active
+        return self
+
+
+def left_pad(tensor: Any, width: int) -> Any:
+    """``tensor`` with zeros before its sequence axis (the last of a mask, the third of keys)."""
+    import torch
+
+    axis = 1 if tensor.dim() == 2 else 2
+    missing = width - tensor.shape[axis]
+    if missing == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[axis] = missing
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=axis)
 
 
 class VisionModel(HFModel):

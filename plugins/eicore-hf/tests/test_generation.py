@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from eicore_hf.config import HFConfig
-from eicore_hf.model import HFModel, TextModel, VisionModel, hf_model
+from eicore_hf.model import QUEUE_FACTOR, HFModel, TextModel, VisionModel, hf_model, plain_greedy
 from eicore_hf.tiny import EOS, IMAGE, SPECIAL_TOKENS, image_tokens_per_image
 
 from eicore import Completion, Prompt
@@ -94,6 +94,50 @@ def test_a_batch_of_four_equals_four_singles_token_for_token(
     assert list(map(without_latency, completions)) == list(map(without_latency, single_completions))
 
 
+@pytest.mark.parametrize("which", ["llava", "llama"])
+def test_refilled_rows_equal_generate_alone_at_mixed_prompt_and_answer_lengths(
+    which: str, request: pytest.FixtureRequest, image_part: Callable[[int], Any]
+) -> None:
+    """Eight prompts through two rows: rows end at different steps and waiting prompts join a
+    running cache of another length; each answer is what transformers' ``generate`` gives the
+    prompt alone."""
+    path: Path = request.getfixturevalue(f"tiny_{which}")
+    model = hf_model(HFConfig(path=str(path), max_new_tokens=MAX_NEW_TOKENS, batch_size=2))
+    questions = [*QUESTIONS, *(q.upper() for q in QUESTIONS)]
+    if which == "llava":
+        prompts = [Prompt.user(image_part(n), f"{PERSONA}\n{q}") for n, q in enumerate(questions)]
+        prompts[3] = Prompt.user(questions[3])  # no image: a much shorter prompt
+    else:
+        prompts = [
+            Prompt.user(q, system=PERSONA if n % 2 else None) for n, q in enumerate(questions)
+        ]
+    loaded = model.load()
+    assert plain_greedy(loaded.generation)
+    refilled = model.generate_ids(prompts)
+    alone = []
+    for prompt in prompts:
+        inputs = model.encode(loaded, [prompt])
+        output = loaded.model.generate(**inputs, generation_config=loaded.generation)
+        alone.append(
+            (output[0, inputs["input_ids"].shape[1] :].tolist(), inputs["input_ids"].shape[1])
+        )
+    assert [r for r, _ in alone] == refilled.rows
+    assert [n for _, n in alone] == refilled.input_tokens
+    assert len(set(refilled.input_tokens)) > 4, "prompts of many lengths"
+    lengths = [len(r) for r in refilled.rows]
+    assert min(lengths) < MAX_NEW_TOKENS // 2 and max(lengths) == MAX_NEW_TOKENS, lengths
+    assert model.max_batch_size == QUEUE_FACTOR * 2
+
+
+def test_settings_that_change_logits_fall_back_to_generate(llama: HFModel) -> None:
+    import copy
+
+    generation = copy.deepcopy(llama.load().generation)
+    assert plain_greedy(generation)
+    generation.repetition_penalty = 1.3
+    assert not plain_greedy(generation)
+
+
 def test_answers_are_the_new_tokens_without_special_tokens(
     llava: HFModel, vision_prompts: list[Prompt]
 ) -> None:
@@ -142,7 +186,7 @@ def test_concurrent_calls_load_once_and_never_overlap(
     def counting_load() -> Any:
         loads.append(1)
         loaded = load_now()
-        generate = loaded.model.generate
+        forward = loaded.model.forward
         guard = threading.Lock()
 
         def watched(*args: Any, **kwargs: Any) -> Any:
@@ -150,12 +194,12 @@ def test_concurrent_calls_load_once_and_never_overlap(
                 running[0] += 1
                 overlaps.append(running[0] > 1)
             try:
-                return generate(*args, **kwargs)
+                return forward(*args, **kwargs)
             finally:
                 with guard:
                     running[0] -= 1
 
-        loaded.model.generate = watched
+        loaded.model.forward = watched
         return loaded
 
     monkeypatch.setattr(model, "_load_now", counting_load)
@@ -166,7 +210,8 @@ def test_concurrent_calls_load_once_and_never_overlap(
     results = asyncio.run(together())
     assert [len(r) for r in results] == [1] * len(vision_prompts)
     assert loads == [1]
-    assert overlaps == [False] * len(vision_prompts)
+    assert len(overlaps) >= len(vision_prompts)  # a forward pass per token of each answer
+    assert overlaps == [False] * len(overlaps)
 
 
 def test_seeded_sampling_repeats_and_is_cacheable(

@@ -76,7 +76,7 @@ def test_a_plugins_command_runs_and_is_listed_in_help(tracer: CLI) -> None:
 
 def test_a_built_in_command_keeps_its_name(tracer: CLI) -> None:
     result = tracer("run", "--help")
-    assert "not the core's run" not in result.stdout and "Powered by Hydra" in result.stdout
+    assert "not the core's run" not in result.stdout and "usage: eicore run" in result.stdout
     listed = tracer("--help")
     assert "plugin 'tracer': command 'run' is built in; not added" in listed.stderr
 

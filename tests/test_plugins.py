@@ -22,6 +22,7 @@ ECHO_REGISTERED = [
     ["model", "echo"],
     ["model", "echo-vision"],
     ["model", "scripted"],
+    ["model", "grader"],
     ["judge", "keyword"],
 ]
 

@@ -366,8 +366,9 @@ def test_failed_samples_are_retried_on_resume(cli: CLI, eibench_dir: Path, tmp_p
     records = read_jsonl(run_dir / "records.jsonl")
     assert {r["sample"]["id"] for r in records if r["status"] == "failed"} == failing
     assert all(word in r["error"] for r in records if r["status"] == "failed")
-    predictions = [next(iter(p)) for p in read_jsonl(run_dir / "predictions.jsonl")]
-    assert set(predictions) == {s.id for s in samples} - failing  # no empty predictions
+    predictions = [next(iter(p.items())) for p in read_jsonl(run_dir / "predictions.jsonl")]
+    assert [image for image, _ in predictions] == [s.id for s in samples]  # one line each
+    assert {image for image, answer in predictions if not answer} == failing  # failed: empty
     assert len(log_lines(log)) == len(samples) - len(failing)  # a raising call is not completed
 
     cli.run(*args)  # the same command: only the failed samples are tried again

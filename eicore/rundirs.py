@@ -4,7 +4,6 @@ launched (the job records the sweep callback leaves as ``<sweep dir>/.eicore-job
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 from eicore.log import Provenance, RunLog, RunLogError
 from eicore.log import read as read_log
-from eicore.log.files import METRICS, read_config
+from eicore.log.files import METRICS, read_config, read_json
 from eicore.store import dump_json
 
 JOBS = ".eicore-job-*.json"
@@ -55,7 +54,7 @@ def read_jobs(sweep_dir: Path) -> list[Job]:
     jobs = []
     for path in sweep_dir.glob(JOBS):
         try:
-            jobs.append(Job(**_read_json(path)))
+            jobs.append(Job(**read_json(path)))
         except TypeError as exc:
             raise RunDirError(f"{path}: not an eicore job record ({exc})") from None
     return sorted(jobs, key=lambda j: j.num)
@@ -115,15 +114,6 @@ class RunResult:
     @property
     def complete(self) -> bool:
         return bool(self.log and self.log.complete)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
 
 
 def is_run_dir(path: Path) -> bool:

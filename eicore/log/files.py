@@ -64,7 +64,7 @@ def read(run_dir: Path) -> RunLog:
         raise RunLogError(f"{run_dir}: not a run directory (no {METRICS} or {RECORDS})")
     config = read_config(run_dir)
     if metrics.is_file():
-        summary = _read_json(metrics)
+        summary = read_json(metrics)
         if not isinstance(summary, dict):
             raise RunLogError(f"{metrics}: expected a JSON object")
         log = from_summary(summary, str(metrics), config)
@@ -110,7 +110,8 @@ def read_config(run_dir: Path) -> dict[str, Any] | None:
     return tree
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A JSON file of a run or sweep directory, or a RunLogError naming the file and line."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -17,12 +17,12 @@ PROXY_KEY_ENV = "GATEWAY_API_KEY"
 
 
 def gateway_run(model: str, proxy: Server, key: str, eibench: Path, env: dict[str, str],
-                folder: Path, *extra: str) -> Path:  # fmt: skip
+                folder: Path, *extra: str, expect: int = 0) -> Path:  # fmt: skip
     return eicore_run(
         folder, {**env, PROXY_KEY_ENV: key}, f"model={model}", f"model.base_url={proxy.url}",
         f"model.api_key_env={PROXY_KEY_ENV}", "model.name=smollm2", "model.vision=false",
         f"model.max_tokens={ANSWER_TOKENS}", "strategy=direct", "~judge", "metrics=[]",
-        f"data.root={eibench}", f"data.limit={SAMPLES}", *extra,
+        f"data.root={eibench}", f"data.limit={SAMPLES}", *extra, expect=expect,
     )  # fmt: skip
 
 
@@ -46,8 +46,8 @@ def test_gemini_at_v1_meets_the_gateways_405(
     Gemini-compatible gateway does not serve; the sample fails with the gateway's answer."""
     run_dir = gateway_run(
         "gemini", proxy, proxy_key, eibench, child_env, tmp_path, "model.api_version=v1",
-        "model.max_retries=0", "data.limit=1", "run.cache=false",
-    )  # fmt: skip
+        "model.max_retries=0", "data.limit=1", "run.cache=false", expect=1,
+    )  # fmt: skip  # the only sample failed: nothing answered, exit 1
     (record,) = read_jsonl(run_dir / "records.jsonl")
     assert record["status"] == "failed" and record["error_type"] == "ClientError"
     assert record["error"].startswith("405")

@@ -25,8 +25,8 @@ def recall_row(recall: Recall | None) -> list[str]:
 
 def judged_row(recalls: Sequence[Recall | None]) -> list[str]:
     """One row of cells, each the judges' values side by side: ``"54.37 / 52.20"`` (``—`` alone
-    when no judge has a value)."""
-    columns = zip(*(recall_row(r) for r in recalls), strict=True)
+    when no judge has a value, or no judge at all: a sweep run with ``~judge``)."""
+    columns = zip(*(recall_row(r) for r in recalls or [None]), strict=True)
     return [" / ".join(v) if set(v) != {pct(None)} else pct(None) for v in columns]
 
 

@@ -167,6 +167,15 @@ def test_a_relaunched_sweep_finishes_failed_cells_with_no_repeated_call(
         assert json.loads(path.read_text())["complete"]
 
 
+def test_a_sweep_without_a_judge_still_writes_its_summary(
+    cli: CLI, eibench_dir: Path, tmp_path: Path
+) -> None:
+    args = grid_args(eibench_dir, tmp_path, "model=echo", "strategy=direct,cot", "~judge")
+    cli.run(*args, "metrics=[]", flags=["-m"])
+    table = md_table((tmp_path / "runs" / "sweeps" / "summary.md").read_text(encoding="utf-8"))
+    assert len(table) == 2 and all(row[2:9] == [pct(None)] * 7 for row in table), table
+
+
 def compose(*overrides: str) -> Any:
     """The run config with Hydra's own node, composed in-process (nothing launched)."""
     from hydra import compose as hydra_compose

@@ -94,7 +94,8 @@ def browser(session: nox.Session) -> None:
         session.run("apt-get", "update", external=True, env=apt)
         session.run("apt-get", "install", "-y", *APT.split(), external=True, env=apt)
     session.env.update({**OFFLINE, "EICORE_BROWSER_TESTS": "1", "SE_OFFLINE": "true"})
-    session.install("-e", ".", "-e", "plugins/eicore-strategies", "pytest>=8", "selenium>=4.11")
+    viewer = ["-e", ".", "-e", "plugins/eicore-strategies", "-e", "plugins/eicore-metrics"]
+    session.install(*viewer, "pytest>=8", "selenium>=4.11")  # metrics: the judge review's recall
     session.run("pytest", "tests/browser", *session.posargs)
 
 

@@ -256,6 +256,12 @@ class Judge(abc.ABC):
         """The verdict on ``answer``; ``model`` is the judge's model role when it
         :attr:`asks_model` (None otherwise)."""
 
+    async def prepare(self, samples: Sequence[Sample]) -> None:  # noqa: B027 - optional hook
+        """Get ready to judge answers to ``samples`` (the samples a run or ``eicore score`` is
+        about to judge, before the first :meth:`judge`): work shared by many samples can be
+        done once here, e.g. embedding every ground-truth trigger in one batch. A no-op by
+        default; the judgments must not depend on it."""
+
     async def aclose(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Release what the judge holds; called once at the end of a run."""
 

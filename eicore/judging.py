@@ -50,6 +50,9 @@ class NamedJudge(Judge):
     async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         return dataclasses.replace(await self.inner.judge(sample, answer, model), judge=self._name)
 
+    async def prepare(self, samples: Sequence[Sample]) -> None:
+        await self.inner.prepare(samples)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

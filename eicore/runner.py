@@ -136,6 +136,8 @@ async def run_samples(
     progress.skipped = len(samples) - len(todo)
     if progress.skipped:
         logger.info("resuming: {} of {} samples already answered", progress.skipped, len(samples))
+    for judge in parts.judges:
+        await judge.prepare(todo)
     queue = iter(todo)
     bar = tqdm(
         total=len(samples),

@@ -160,6 +160,9 @@ async def rejudge(
         return dataclasses.replace(record, judgments=tuple(judgments))
 
     try:
+        answered = [r.sample for r in records if r.status == "answered" and r.response is not None]
+        for judge in judges:
+            await judge.prepare(answered)
         return list(await asyncio.gather(*(one(r) for r in records)))
     finally:
         for client in {id(c): c for c in clients.values()}.values():

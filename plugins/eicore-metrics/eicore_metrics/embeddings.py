@@ -80,15 +80,22 @@ class SentenceEncoder:
         size = getattr(model, "get_embedding_dimension", None)
         return int((size or model.get_sentence_embedding_dimension)())
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """A ``(len(texts), dimension)`` array; row i is the unit vector of ``texts[i]``."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def embed(self, texts: Sequence[str]) -> None:
+        """Embed the texts not embedded yet, so later :meth:`encode` calls find them (blocking).
+
+        Giving many texts at once is what makes batches full: the model sorts one call's
+        texts by length, so each batch pads little."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if missing:
             with self._lock:
                 self._wanted.update(dict.fromkeys(missing))
             self._worker.submit(self._embed).result()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """A ``(len(texts), dimension)`` array; row i is the unit vector of ``texts[i]``."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.embed(texts)
         return np.stack([self._vectors[t] for t in texts])
 
     @property

@@ -156,6 +156,12 @@ class SemanticJudge(Judge):
             "units": "sentences and comma clauses of the answer",
         }
 
+    async def prepare(self, samples: Sequence[Sample]) -> None:
+        """Embed every sample's triggers now, in one batch: a sample's few texts at a time
+        cost the encoder ~1.6x the CPU of the same texts in length-sorted full batches."""
+        triggers = [strip_marks(t) for s in samples for t in s.triggers]
+        await asyncio.to_thread(shared_encoder().embed, triggers)
+
     async def judge(self, sample: Sample, answer: str, model: ModelRole | None = None) -> Judgment:
         return await asyncio.to_thread(self.judge_text, sample.triggers, answer)
 

@@ -115,3 +115,32 @@ def test_encoder_returns_unit_rows_and_embeds_each_text_once() -> None:
 
 def test_shared_encoder_is_one_instance() -> None:
     assert shared_encoder() is shared_encoder()
+
+
+def test_prepare_embeds_every_trigger_at_once_and_changes_no_verdict() -> None:
+    triggers = [("1. A shouting man.", "**Rain** outside."), ("A lost dog.", "A shouting man.")]
+    chosen = [
+        Sample(f"s{i}", "basic", f"x/{i}.png", "Why?", ts, "angry") for i, ts in enumerate(triggers)
+    ]
+    answer = "He is yelling, and it rains.\nA dog ran away."
+    unprepared = SemanticJudge(SemanticJudgeConfig())
+    before = [unprepared.judge_text(s.triggers, answer) for s in chosen]
+    encoder = SentenceEncoder()
+    calls: list[list[str]] = []
+    model = encoder._load()
+
+    class Counting:
+        def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
+            calls.append(list(texts))
+            vectors: np.ndarray = model.encode(texts, **kwargs)
+            return vectors
+
+    encoder._model = Counting()
+    judge = SemanticJudge(SemanticJudgeConfig())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("eicore_metrics.semantic.shared_encoder", lambda: encoder)
+        asyncio.run(judge.prepare(chosen))
+        assert calls == [["A shouting man", "Rain outside", "A lost dog"]]  # one batch, once each
+        after = [asyncio.run(judge.judge(s, answer)) for s in chosen]
+    assert all(t not in c for c in calls[1:] for t in ("A shouting man", "A lost dog"))
+    assert after == before

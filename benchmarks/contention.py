@@ -42,7 +42,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="eicore-contention-") as tmp:
         work = Path(tmp)
         alone = timed(eicore_run(args.data, work, "alone", args.overrides), env)
-        print(f"alone: {alone:.1f} s")
+        print(f"alone: {alone:.1f} s; load average {open('/proc/loadavg').read()[:14]}")
         spinners = [
             subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)
         ]

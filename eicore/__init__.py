@@ -8,7 +8,7 @@ run log. Everything else in ``eicore.*`` is internal; test aids are in ``eicore.
 
 from eicore.datasets.images import read as read_image
 from eicore.datasets.samples import DataConfig, DataError, read_jsonl
-from eicore.hookspecs import Register, RegisterCommand
+from eicore.hookspecs import Register, RegisterCommand, RegisterPreset
 from eicore.interfaces import (
     APIModel,
     APIModelConfig,
@@ -92,6 +92,7 @@ __all__ = [
     "RefusalError",
     "Register",
     "RegisterCommand",
+    "RegisterPreset",
     "Registration",
     "Response",
     "RoleUsage",

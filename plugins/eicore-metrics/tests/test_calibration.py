@@ -13,7 +13,7 @@ import pytest
 from eicore_metrics.calibration import (
     calibrate,
     fit,
-    register_presets,
+    register_calibrated,
     save_preset,
 )
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
@@ -79,7 +79,7 @@ def test_a_saved_preset_is_a_judge_with_its_threshold_and_provenance(tmp_path: P
     assert json.loads(path.read_text())["threshold"] == result.threshold
     (tmp_path / "broken.json").write_text("{not json")
     registered: dict[str, type] = {}
-    register_presets(lambda name, factory, config: registered.setdefault(name, config), tmp_path)
+    register_calibrated(lambda name, factory, config: registered.setdefault(name, config), tmp_path)
     assert list(registered) == ["fitted"]
     config = registered["fitted"]()
     judge = SemanticJudge(config)

@@ -16,6 +16,8 @@ from eicore.images import read as read_image
 from eicore.interfaces import (
     APIModel,
     APIModelConfig,
+    BatchError,
+    BatchStatus,
     Dataset,
     Judge,
     Metric,
@@ -74,6 +76,8 @@ __all__ = [
     "APIModelConfig",
     "AnswerItem",
     "AnswerError",
+    "BatchError",
+    "BatchStatus",
     "Call",
     "Completion",
     "ConfigError",

@@ -38,7 +38,7 @@ from eicore.log.files import METRICS, read_records
 from eicore.log.finish import finish
 from eicore.plugins import registry
 from eicore.redact import MASK, SECRET_FIELD
-from eicore.runner import judge_answer
+from eicore.runner import in_flight_for, judge_answer
 from eicore.store import RunStore
 from eicore.types import Response, Sample, SampleRecord
 
@@ -149,7 +149,7 @@ async def rejudge(
 ) -> list[SampleRecord]:
     """Each answered record with the judgments of ``judges`` (in place of its old ones), each
     with the calls its judge made through ``clients`` (role → client)."""
-    limit = asyncio.Semaphore(concurrency)
+    limit = asyncio.Semaphore(in_flight_for(clients.values(), concurrency))
 
     async def one(record: SampleRecord) -> SampleRecord:
         if record.status != "answered" or record.response is None:

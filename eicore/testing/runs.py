@@ -74,13 +74,30 @@ def run_eicore(
     """``eicore run`` in a subprocess, as a user would run it, with cache and runs in ``folder``.
 
     No ``EICORE_*`` variable of this process reaches it; ``env`` adds variables (an API key)."""
+    command, environment = _eicore_run(overrides, folder, env)
+    return subprocess.run(
+        command, cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+
+
+def start_eicore(*overrides: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``eicore run`` as :func:`run_eicore` runs it, started and left running (for a test that
+    interrupts or kills it); its output is piped."""
+    command, environment = _eicore_run(overrides, folder, env)
+    return subprocess.Popen(
+        command, cwd=folder, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def _eicore_run(
+    overrides: tuple[str, ...], folder: Path, env: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("EICORE_")}
     command = [sys.executable, "-c", "from eicore.cli import main; main()", "run", *overrides,
                f"run.root={folder / 'runs'}", "run.progress=false"]  # fmt: skip
-    return subprocess.run(
-        command, cwd=folder, env={**base, "EICORE_CACHE": str(folder / "cache"), **env},
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+    return command, {**base, "EICORE_CACHE": str(folder / "cache"), **env}
 
 
 def read_jsonl(path: Path) -> list[Any]:

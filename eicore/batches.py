@@ -48,8 +48,8 @@ def interrupted_message() -> str | None:
     ids = ", ".join(PENDING)
     noun = "batch" if len(PENDING) == 1 else "batches"
     return (
-        f"eicore: interrupted while provider {noun} {ids} ({sum(PENDING.values())} requests) "
-        "kept running; finished samples are saved, run the same command to collect the answers"
+        f"eicore: interrupted; provider {noun} {ids} ({sum(PENDING.values())} requests) still "
+        "running there: run the same command to collect the answers (finished samples are saved)"
     )
 
 

@@ -492,8 +492,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # -- batches ---------------------------------------------------------------------------------
-_OPENAI_BATCH = re.compile(r"/v1/(?:files|batches)(?:/(?P<id>[^/]+)(?P<rest>/content|/cancel)?)?")
-_ANTHROPIC_BATCH = re.compile(r"/v1/messages/batches(?:/(?P<id>[^/]+)(?P<rest>/results|/cancel)?)?")
+_OPENAI_BATCH = re.compile(r"/v1/(?:files|batches)(?:/(?P<id>[^/]+)(?P<rest>/content)?)?")
+_ANTHROPIC_BATCH = re.compile(r"/v1/messages/batches(?:/(?P<id>[^/]+)(?P<rest>/results)?)?")
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 """Message Batches' custom ids (the Batch API takes any string)."""
 OPENAI_BATCH_ENDPOINTS = frozenset(
@@ -551,7 +551,7 @@ def _refusal(provider: Provider, status: int, message: str) -> tuple[int, bytes]
 def _batch_post(
     fake: FakeAPI, provider: Provider, path: str, headers: dict[str, str], raw: bytes, body: Any
 ) -> tuple[int, bytes]:
-    """Create a file or a batch (cancelling is not served: 404)."""
+    """Create a file or a batch (cancelling a batch is not served: a 404)."""
     if provider == "anthropic":
         if path != "/v1/messages/batches":
             return _refusal(provider, 404, f"no route for POST {path}")
@@ -691,7 +691,7 @@ def _batch_get(fake: FakeAPI, provider: Provider, path: str) -> tuple[int, bytes
     match = (_ANTHROPIC_BATCH if provider == "anthropic" else _OPENAI_BATCH).fullmatch(path)
     assert match is not None
     item, rest = match["id"], match["rest"]
-    if item is None or rest == "/cancel":
+    if item is None:  # listing is not served
         return (*_refusal(provider, 404, f"no route for GET {path}"), "application/json")
     if path.startswith("/v1/files/"):
         with fake._lock:

@@ -8,8 +8,20 @@ with the providers' response shapes (usage fields included)::
     POST /v1/chat/completions                     OpenAI chat  (base_url: fake.url + "/v1")
     POST /v1beta/models/{model}:generateContent   Gemini              (base_url: fake.url)
 
+and the two batch APIs, which the real SDKs drive unchanged::
+
+    POST /v1/files, POST /v1/batches, GET /v1/batches/{id}, GET /v1/files/{id}/content
+                                                  OpenAI Batch API  (purpose=batch JSONL files)
+    POST /v1/messages/batches, GET /v1/messages/batches/{id}[/results]
+                                                  Anthropic Message Batches
+
 Only these paths, as servers of each format (the providers' and gateways such as LiteLLM's)
 answer them; any other path is a 404, so a client posting to the wrong place fails its test.
+A batch refuses what the provider refuses (duplicate or malformed custom ids, lines that are
+not JSON or name another endpoint or model, unknown ids); each of its requests is answered by
+the script or ``answer`` when the batch ends (``Reply.expired()``: not run in time), logged
+with ``Received.batch`` set. ``hold_batches=True`` keeps batches in progress until
+``release_batches()``; ``wait_for_request(predicate)`` waits for a request without polling.
 
 Replies come from a script (a queue of :class:`Reply` or plain strings, consumed in order),
 then from ``answer`` (a Reply, a string, or a callable given the :class:`Received` request).

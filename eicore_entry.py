@@ -13,7 +13,7 @@ INTERRUPTED = "eicore: interrupted; finished samples are saved, run the same com
 
 def main() -> None:
     try:
-        from eicore.cli import main as command  # noqa: TID251 - the core's own entry point
+        from eicore.commands.cli import main as command  # noqa: TID251 - the core's own entry point
 
         command()
     except KeyboardInterrupt:
@@ -27,7 +27,7 @@ def interrupted() -> None:
     """Say what an interrupt kept (and which provider batches still run), and exit 130 (a
     second Ctrl-C meanwhile is ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    batches = sys.modules.get("eicore.batches")  # loaded: provider batches may be pending
+    batches = sys.modules.get("eicore.run.batches")  # loaded: provider batches may be pending
     line = batches.interrupted_message() if batches is not None else None
     print(line or INTERRUPTED, file=sys.stderr, flush=True)
     raise SystemExit(130) from None

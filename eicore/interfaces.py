@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from omegaconf import MISSING
 
-from eicore.data import DataConfig
-from eicore.redact import SECRET_FIELD
+from eicore.datasets.samples import DataConfig
+from eicore.secrets.masking import SECRET_FIELD
 from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, SampleRecord
 
 RUNTIME_FIELDS = frozenset(
@@ -41,7 +41,7 @@ def _config_fields(config: object) -> dict[str, Any]:
 
 class Dataset(abc.ABC):
     """A source of samples. ``load`` returns the whole split; the core applies the subsets its
-    ``config`` names (the :class:`~eicore.data.DataConfig` fields)."""
+    ``config`` names (the :class:`~eicore.datasets.samples.DataConfig` fields)."""
 
     config: DataConfig
 
@@ -199,7 +199,7 @@ class APIModel(Model, Generic[ClientT]):
     :meth:`batch_request`, :meth:`submit_batch`, :meth:`poll_batch` and :meth:`batch_results`;
     with ``batch_api: true`` the core gathers the run's calls into batches (chunked by
     :attr:`max_batch_requests` and :attr:`max_batch_bytes`), keeps each pending batch's id
-    beside the call cache, polls and retries (:mod:`eicore.batches`).
+    beside the call cache, polls and retries (:mod:`eicore.run.batches`).
     """
 
     has_batch_api: ClassVar[bool] = False
@@ -215,7 +215,7 @@ class APIModel(Model, Generic[ClientT]):
         """Held here: an SDK client nobody references is collected and closes its connections."""
         _check_limits(config)
         if self.batch_api and not self.has_batch_api:
-            from eicore.config import ConfigError
+            from eicore.run.settings import ConfigError
 
             name = getattr(config, "plugin", type(self).__name__)
             raise ConfigError(
@@ -255,7 +255,7 @@ class APIModel(Model, Generic[ClientT]):
         the config's ``base_url``, ``timeout`` and ``max_retries``, and ``http_client(...)``
         (the SDK's httpx client class) with a response hook that shows ``run.concurrency=auto``
         every HTTP answer, retried ones included (:func:`~eicore.report_throttle`)."""
-        from eicore.concurrency import throttle_hook
+        from eicore.run.concurrency import throttle_hook
 
         return {
             "base_url": self.config.base_url,
@@ -309,7 +309,7 @@ class APIModel(Model, Generic[ClientT]):
 
 def _check_limits(config: Any) -> None:
     """Refuse retry and time limits that cannot work, before any call."""
-    from eicore.config import ConfigError
+    from eicore.run.settings import ConfigError
 
     retries, timeout = getattr(config, "max_retries", 0), getattr(config, "timeout", 1)
     concurrency = getattr(config, "concurrency", None)

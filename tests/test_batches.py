@@ -1,4 +1,4 @@
-"""Provider batches as the core runs them (``eicore.batches``), against a scripted in-process
+"""Provider batches as the core runs them (``eicore.run.batches``), against a scripted in-process
 batch API and a strategy that asks each sample's question: rounds, chunks, retries, whole-batch
 failures, resuming a recorded batch, the run loop keeping every sample in flight, and the
 batch price. The real SDKs against the fake's
@@ -29,9 +29,9 @@ from eicore import (
     Sample,
     Strategy,
 )
-from eicore.calls import ModelClient
-from eicore.runner import Components, Progress, run_samples
-from eicore.store import CallCache, RunStore
+from eicore.run.calls import ModelClient
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.store import CallCache, RunStore
 
 
 @dataclass
@@ -216,7 +216,7 @@ def test_a_recorded_batch_is_polled_instead_of_sent_again(tmp_path: Path) -> Non
     client = ModelClient(model, None)
     keys = {client.key(Prompt.user(s.question), 0): s.question for s in todo}
     # what a killed run left: a batch of these calls at the provider, recorded in the cache
-    from eicore.store import PendingBatch
+    from eicore.run.store import PendingBatch
 
     provider.batches["b-old"] = {k: {"question": q} for k, q in keys.items()}
     cache = CallCache(tmp_path / "cache" / "calls.sqlite")

@@ -104,8 +104,8 @@ def _eicore_run(
     command: tuple[str, ...] = ("run",),
 ) -> tuple[list[str], dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("EICORE_")}
-    line = [sys.executable, "-c", "from eicore.cli import main; main()", *command, *overrides,
-            f"run.root={folder / 'runs'}", "run.progress=false"]  # fmt: skip
+    line = [sys.executable, "-c", "from eicore.commands.cli import main; main()", *command,
+            *overrides, f"run.root={folder / 'runs'}", "run.progress=false"]  # fmt: skip
     return line, {**base, "EICORE_CACHE": str(folder / "cache"), **env}
 
 

@@ -89,7 +89,7 @@ class CallCache:
         id TEXT PRIMARY KEY, model TEXT NOT NULL, keys TEXT NOT NULL, created REAL NOT NULL
     );
     """
-    """``batches``: provider batches sent and not yet collected (:mod:`eicore.batches`)."""
+    """``batches``: provider batches sent and not yet collected (:mod:`eicore.run.batches`)."""
     COLUMNS = ("key", "completion", "model", "created", "digest")
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:

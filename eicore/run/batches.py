@@ -4,7 +4,7 @@ Calls that arrive together (the run keeps every sample in flight: :attr:`Model.i
 form one round; a round waits :data:`GATHER_S` of quiet for stragglers, then goes out as one
 provider batch, or several when it exceeds the plugin's request or byte limits. Each request's
 custom id is its call-cache key, so a batch's requests are a set of keys: the batch id is
-recorded with that set beside the call cache (:class:`~eicore.store.CallCache`) before the
+recorded with that set beside the call cache (:class:`~eicore.run.store.CallCache`) before the
 first status check, and a later run whose calls are among a recorded batch's polls that batch
 instead of sending them again (a killed or interrupted run loses no paid call). Each answer
 goes into the call cache as its batch's results are read; a request that failed in a way
@@ -26,8 +26,8 @@ from typing import Any
 from loguru import logger
 
 from eicore.interfaces import APIModel, BatchError
-from eicore.redact import redact
-from eicore.store import CallCache, PendingBatch
+from eicore.run.store import CallCache, PendingBatch
+from eicore.secrets.masking import redact
 from eicore.types import Completion, Prompt
 
 GATHER_S = 0.5

@@ -12,6 +12,8 @@ from eicore.hookspecs import Register, RegisterCommand, RegisterPreset
 from eicore.interfaces import (
     APIModel,
     APIModelConfig,
+    BatchError,
+    BatchStatus,
     Dataset,
     Judge,
     Metric,
@@ -74,6 +76,8 @@ __all__ = [
     "APIModelConfig",
     "AnswerItem",
     "AnswerError",
+    "BatchError",
+    "BatchStatus",
     "Call",
     "Completion",
     "ConfigError",

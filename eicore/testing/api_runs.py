@@ -7,7 +7,9 @@ request headers (the key among them) until retries run out, and refuses the four
 
 A plugin's ``tests/test_run.py`` subclasses :class:`APIModelRunTests` as ``TestRun`` and sets
 the class attributes; its conftest provides the ``eibench`` fixture
-(:mod:`eicore.testing.pytest_plugin`).
+(:mod:`eicore.testing.pytest_plugin`). A plugin with a batch API subclasses
+:class:`APIModelBatchTests` as ``TestBatch`` too: ``model.batch_api=true`` runs, retries, a
+killed run and Ctrl-C while a batch is pending.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from eicore.testing.runs import (
     read_json,
     read_jsonl,
     run_eicore,
+    start_eicore,
     synthetic_images,
 )
 
@@ -305,3 +309,220 @@ def assert_usage_recorded(
     assert (completion.input_tokens, completion.output_tokens) == (321, 4)
     assert completion.finish_reason == finish_reason
     assert completion.latency_s > 0
+
+
+class APIModelBatchTests:
+    """``model.batch_api=true`` end to end against the fake's batch endpoint; subclass as
+    ``TestBatch`` and set the class attributes. Each test runs EIBench's first 4 samples (no
+    judge) through ``eicore run`` in a subprocess, at ``run.concurrency=1``: a batch model keeps
+    every sample in flight itself; its conftest provides ``eibench``."""
+
+    MODEL: ClassVar[str]
+    URL_SUFFIX: ClassVar[str] = ""
+    KEY_ENV: ClassVar[str]
+    KEY: ClassVar[str]
+    """A fake key, set in ``KEY_ENV``; no file, log or message may hold it."""
+    ANSWER: ClassVar[str] = "1. The man is shouting\n2. A raised fist"
+
+    @pytest.fixture
+    def setup(self, eibench: Path, tmp_path: Path) -> tuple[Path, list[str], dict[str, str]]:
+        """The folder (images in it), the 4 samples' image paths and questions."""
+        synthetic_images(eibench, tmp_path / "images")
+        questions = eibench_questions(eibench, 4)
+        return tmp_path, list(questions), questions
+
+    def args(self, fake: FakeAPI, eibench: Path, folder: Path, *more: str) -> tuple[str, ...]:
+        return (
+            f"model={self.MODEL}", f"model.base_url={fake.url}{self.URL_SUFFIX}",
+            "model.batch_api=true", "model.batch_poll_s=0.02", "model.batch_poll_max_s=0.1",
+            "model.max_retries=1", "run.concurrency=1", f"data.root={eibench}",
+            f"data.image_root={folder / 'images'}", "data.limit=4", "~judge", *more,
+        )  # fmt: skip
+
+    def records(self, folder: Path) -> dict[str, dict[str, Any]]:
+        (run_dir,) = (folder / "runs").iterdir()
+        return {r["sample"]["image"]: r for r in read_jsonl(run_dir / "records.jsonl")}
+
+    def metrics(self, folder: Path) -> dict[str, Any]:
+        (run_dir,) = (folder / "runs").iterdir()
+        metrics: dict[str, Any] = read_json(run_dir / "metrics.json")
+        return metrics
+
+    def test_a_run_goes_out_as_one_batch_at_the_batch_price(
+        self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
+    ) -> None:
+        folder, images, _ = setup
+        with FakeAPI(answer=self.ANSWER) as fake:
+            prices = ("model.price_input_per_mtok=3", "model.price_output_per_mtok=15")
+            result = run_eicore(*self.args(fake, eibench, folder, *prices), folder=folder,
+                                env={self.KEY_ENV: self.KEY})  # fmt: skip
+            served = fake.requests
+            (batch,) = fake.batches
+        assert result.returncode == 0, result.stderr[-3000:]
+        answered = [r for r in served if r.reply is not None]
+        assert len(batch.requests) == 4 and len(answered) == 4
+        assert all(r.batch == batch.id for r in answered)  # no call went out directly
+        records = self.records(folder)
+        assert [records[i]["status"] for i in images] == ["answered"] * 4
+        assert {records[i]["response"]["text"] for i in images} == {self.ANSWER}
+        metrics = self.metrics(folder)
+        assert metrics["calls_made"] == 4
+        full_price = sum(r.input_tokens * 3 + r.output_tokens * 15 for r in answered) / 1e6
+        assert metrics["cost_usd"]["estimated"] == pytest.approx(full_price / 2, abs=1e-6)
+        calls = [c for r in records.values() for c in r["response"]["trace"]]
+        assert all(c["completion"]["batch"] for c in calls)
+        # the batch is collected: nothing is left pending, and the key is nowhere
+        assert pending_batches(folder / "cache") == []
+        assert files_holding(self.KEY, folder / "runs", folder / "cache") == []
+        assert self.KEY not in result.stdout + result.stderr and batch.id in result.stderr
+
+    def test_each_step_of_a_two_step_strategy_is_one_batch(
+        self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
+    ) -> None:
+        folder, images, _ = setup
+        with FakeAPI(answer=self.ANSWER) as fake:
+            result = run_eicore(*self.args(fake, eibench, folder, "strategy=caption"),
+                                folder=folder, env={self.KEY_ENV: self.KEY})  # fmt: skip
+            batches = fake.batches
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [len(b.requests) for b in batches] == [4, 4]  # captions, then answers
+        records = self.records(folder)
+        roles = [[c["role"] for c in records[i]["response"]["trace"]] for i in images]
+        assert roles == [["captioner", "answerer"]] * 4
+
+    def test_a_judge_pass_goes_out_as_one_batch(
+        self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
+    ) -> None:
+        folder, images, _ = setup
+
+        def answer(request: Received) -> str:
+            text = json.dumps(request.body)
+            if "Ground-truth emotional triggers (" not in text:
+                return self.ANSWER
+            total = int(text.split("Ground-truth emotional triggers (", 1)[1].split(")", 1)[0])
+            verdicts = [{"n": n, "verdict": "matched", "span": "fist"} for n in range(1, total + 1)]
+            items = [{"n": n, "supported": True} for n in (1, 2)]
+            return json.dumps({"triggers": verdicts, "items": items})
+
+        env = {self.KEY_ENV: self.KEY}
+        with FakeAPI(answer=answer) as fake:
+            answered = run_eicore(*self.args(fake, eibench, folder), folder=folder, env=env)
+            assert answered.returncode == 0, answered.stderr[-3000:]
+            (run_dir,) = (folder / "runs").iterdir()
+            judge = "judges.gpt.model"
+            scored = run_eicore(
+                "+judge@judges.gpt=llm", f"+model@{judge}={self.MODEL}",
+                f"{judge}.base_url={fake.url}{self.URL_SUFFIX}", f"{judge}.batch_api=true",
+                f"{judge}.batch_poll_s=0.02", "run.concurrency=1",
+                folder=folder, env=env, command=("score", str(run_dir)),
+            )  # fmt: skip
+            batches = fake.batches
+        assert scored.returncode == 0, scored.stderr[-3000:]
+        assert [len(b.requests) for b in batches] == [4, 4]  # the answers, then the judge's
+        assert all("Ground-truth" in json.dumps(r) for r in batches[1].requests.values())
+        assert "gpt: recall 100.00" in scored.stdout
+
+    def test_failed_requests_are_retried_and_refused_ones_fail_their_sample(
+        self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
+    ) -> None:
+        folder, images, questions = setup
+        tries = dict.fromkeys(images, 0)
+
+        def answer(request: Received) -> Reply | str:
+            image = sample_of(request, questions)
+            tries[image] += 1
+            if image == images[0] and tries[image] == 1:
+                return Reply.server_error()
+            if image == images[1] and tries[image] == 1:
+                return Reply.expired()
+            if image == images[2]:
+                return Reply("the prompt is invalid", status=400)
+            if image == images[3]:
+                return Reply.refusal()
+            return self.ANSWER
+
+        with FakeAPI(answer=answer) as fake:
+            result = run_eicore(*self.args(fake, eibench, folder), folder=folder,
+                                env={self.KEY_ENV: self.KEY})  # fmt: skip
+            batches = fake.batches
+        assert result.returncode == 0, result.stderr[-3000:]
+        # the 500 and the expired request went again, in a second batch; the 400 did not
+        assert [len(b.requests) for b in batches] == [4, 2]
+        assert tries == dict(zip(images, [2, 2, 1, 1], strict=True))
+        records = self.records(folder)
+        assert [records[i]["status"] for i in images] == [
+            "answered",
+            "answered",
+            "failed",
+            "failed",
+        ]
+        assert records[images[2]]["error_type"] == "BatchError"
+        assert "400" in records[images[2]]["error"] or "invalid" in records[images[2]]["error"]
+        assert records[images[3]]["error_type"] == "RefusalError"
+        assert not records[images[2]]["response"]["text"]  # a failure, never an empty answer
+
+    def test_a_run_killed_while_its_batch_is_pending_collects_that_batch(
+        self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
+    ) -> None:
+        folder, images, _ = setup
+        env = {self.KEY_ENV: self.KEY}
+        with FakeAPI(answer=self.ANSWER, hold_batches=True) as fake:
+            args = self.args(fake, eibench, folder)
+            process = start_eicore(*args, folder=folder, env=env)
+            try:  # the run checks its batch only once it has recorded the batch's id
+                fake.wait_for_request(lambda r: r.method == "GET" and "batches/" in r.path, 120)
+            finally:
+                process.kill()  # SIGKILL: nothing runs on the way out
+                process.communicate()
+            assert process.returncode == -9
+            assert [r for r in fake.requests if r.batch] == []  # no answer yet
+            (recorded,) = pending_batches(folder / "cache")
+            assert self.KEY not in json.dumps(recorded)
+            fake.release_batches()
+            result = run_eicore(*args, folder=folder, env=env)
+            batches = fake.batches
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert len(batches) == 1 and recorded[0] == batches[0].id  # polled, not sent again
+        assert f"resuming batch {batches[0].id}" in result.stderr
+        records = self.records(folder)
+        assert [records[i]["status"] for i in images] == ["answered"] * 4
+        assert self.metrics(folder)["calls_made"] == 4
+        assert pending_batches(folder / "cache") == []
+
+    def test_ctrl_c_while_polling_names_the_batch_and_the_rerun_collects_it(
+        self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
+    ) -> None:
+        folder, images, _ = setup
+        env = {self.KEY_ENV: self.KEY}
+        with FakeAPI(answer=self.ANSWER, hold_batches=True) as fake:
+            args = self.args(fake, eibench, folder)
+            process = start_eicore(*args, folder=folder, env=env)
+            try:
+                fake.wait_for_request(lambda r: r.method == "GET" and "batches/" in r.path, 120)
+                process.send_signal(signal.SIGINT)
+                _, stderr = process.communicate(timeout=120)
+            finally:
+                process.kill()
+            (batch,) = fake.batches
+            fake.release_batches()
+            resumed = run_eicore(*args, folder=folder, env=env)
+            created = len(fake.batches)
+        assert process.returncode == 130, stderr[-3000:]
+        last = stderr.strip().splitlines()[-1]
+        assert batch.id in last and "run the same command" in last, stderr[-3000:]
+        assert "Traceback" not in stderr and self.KEY not in stderr
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        assert created == 1
+        records = self.records(folder)
+        assert [records[i]["status"] for i in images] == ["answered"] * 4
+
+
+def pending_batches(cache: Path) -> list[tuple[str, str, str]]:
+    """The rows of the call cache's record of pending batches (id, model, keys)."""
+    import sqlite3
+
+    db = sqlite3.connect(cache / "calls.sqlite")
+    try:
+        return [tuple(row) for row in db.execute("SELECT id, model, keys FROM batches")]
+    finally:
+        db.close()

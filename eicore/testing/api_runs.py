@@ -1,38 +1,89 @@
-"""Shared tests for API model plugins: ``eicore run model=<plugin>`` end to end against the
-:class:`~eicore.testing.fake_api.FakeAPI`, in a subprocess like a user's run.
+"""Shared tests for API model plugins, against the :class:`~eicore.testing.fake_api.FakeAPI`:
+what goes over the wire (:class:`APIModelRequestTests`), the failures a server can cause
+(:class:`APIModelFailureTests`), and ``eicore run model=<plugin>`` end to end in a subprocess
+like a user's run (:class:`APIModelRunTests`).
 
-One run of EIBench's first 4 samples (synthetic images, the semantic judge) in which the fake
-answers the first sample, rate-limits the second once, fails the third with 500s that echo the
-request headers (the key among them) until retries run out, and refuses the fourth.
-
-A plugin's ``tests/test_run.py`` subclasses :class:`APIModelRunTests` as ``TestRun`` and sets
-the class attributes; its conftest provides the ``eibench`` fixture
-(:mod:`eicore.testing.pytest_plugin`).
+A plugin's ``tests/conftest.py`` describes the plugin once, as an :class:`APIModelPlugin` from a
+session-scoped ``api_plugin`` fixture, and imports the fixtures of
+:mod:`eicore.testing.pytest_plugin` (``fake``, ``complete``, ``eibench``, ``key``, ``model``);
+its test modules subclass the test classes (``TestRequests``, ``TestFailures``, ``TestRun``) and
+add the tests of what is the provider's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import importlib
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from eicore import Completion, Prompt
+from eicore import (
+    APIModel,
+    APIModelConfig,
+    Completion,
+    ConfigError,
+    Prompt,
+    RefusalError,
+    read_image,
+)
 from eicore.testing.fake_api import FakeAPI, Received, Reply
 from eicore.testing.runs import (
     eibench_questions,
     files_holding,
+    png_named_jpg,
     read_json,
     read_jsonl,
     run_eicore,
     synthetic_images,
 )
+
+
+@dataclass(frozen=True)
+class APIModelPlugin:
+    """An API model plugin as the shared tests and fixtures see it, said once per plugin."""
+
+    name: str
+    """The model's registered name (``model=...``)."""
+    model: type[APIModel]
+    config: type[APIModelConfig]
+    """The model's config; the ``model`` fixture builds it with the fake's URL."""
+    key: str
+    """A fake key, set in ``key_env`` for the tests; no file or log may hold it."""
+    server_error: type[BaseException]
+    """What a 500 raises once the retries have run out (the SDK's error)."""
+    timeout_error: type[BaseException]
+    connection_error: type[BaseException]
+    """What a truncated body raises once the retries have run out."""
+    text_only_error: type[BaseException]
+    """What a prompt with an image raises in a ``vision=false`` model."""
+    refusal_reason: str
+    """What the error of a refused answer says (the provider's stop or finish reason)."""
+    refusal_explained: bool
+    """Whether a refusal comes with the model's words, kept in the error and the completion
+    (Gemini's safety block withholds them)."""
+    stop_reason: str
+    """The provider's ``finish_reason`` of an answer that ended by itself."""
+    length_reason: str
+    """The provider's ``finish_reason`` of an answer cut off at ``max_tokens``."""
+    url_suffix: str = ""
+    """Appended to the fake's URL for the config's ``base_url``."""
+    retry_sleep: str = "anyio.sleep"
+    """The function the model's retries wait with (the SDK's, or the plugin's own): the tests
+    record what each retry asks it to wait, instead of timing the calls."""
+
+    @property
+    def key_env(self) -> str:
+        """The variable the config names by default."""
+        return str(self.config().api_key_env)
 
 
 @dataclass
@@ -60,23 +111,17 @@ def sample_of(request: Received, questions: dict[str, str]) -> str:
 
 
 class APIModelRunTests:
-    """End-to-end tests of an API model plugin; subclass as ``TestRun`` and set these."""
+    """``eicore run`` end to end; subclass as ``TestRun``.
 
-    MODEL: ClassVar[str]
-    """The model's registered name (``model=...``)."""
-    URL_SUFFIX: ClassVar[str] = ""
-    """Appended to the fake's URL for ``model.base_url``."""
-    KEY_ENV: ClassVar[str]
-    KEY: ClassVar[str]
-    """A fake key, set in ``KEY_ENV`` for the run; no file or log may hold it."""
-    SERVER_ERROR: ClassVar[str]
-    """The provider SDK's error class name for a 500."""
-    REFUSAL_REASON: ClassVar[str]
-    """What the recorded error of a refused sample says."""
+    One run of EIBench's first 4 samples (synthetic images, the semantic judge) in which the fake
+    answers the first sample, rate-limits the second once, fails the third with 500s that echo
+    the request headers (the key among them) until retries run out, and refuses the fourth."""
 
     @pytest.fixture(scope="class")
     @classmethod
-    def run(cls, eibench: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    def run(
+        cls, api_plugin: APIModelPlugin, eibench: Path, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Run]:
         folder = tmp_path_factory.mktemp("run")
         media_types = synthetic_images(eibench, folder / "images")
         questions = eibench_questions(eibench, 4)
@@ -97,18 +142,20 @@ class APIModelRunTests:
 
         with FakeAPI(answer=answer) as fake:
             result = run_eicore(
-                f"model={cls.MODEL}", f"model.base_url={fake.url}{cls.URL_SUFFIX}",
+                f"model={api_plugin.name}", f"model.base_url={fake.url}{api_plugin.url_suffix}",
                 "model.max_retries=2", f"data.root={eibench}",
                 f"data.image_root={folder / 'images'}", "data.limit=4", "judge=semantic",
-                folder=folder, env={cls.KEY_ENV: cls.KEY},
+                folder=folder, env={api_plugin.key_env: api_plugin.key},
             )  # fmt: skip
             served = fake.requests
         assert result.returncode == 0, result.stderr[-3000:]
         (run_dir,) = (folder / "runs").iterdir()
         yield Run(result, run_dir, folder / "cache", served, paths, media_types, tries)
 
-    def test_answered_samples_are_predicted_and_scored(self, run: Run) -> None:
-        assert f"| {self.MODEL} / direct / basic |" in run.result.stdout
+    def test_answered_samples_are_predicted_and_scored(
+        self, api_plugin: APIModelPlugin, run: Run
+    ) -> None:
+        assert f"| {api_plugin.name} / direct / basic |" in run.result.stdout
         # one line per sample, in data order: the failed samples' answers are empty
         predicted = [next(iter(p.items())) for p in read_jsonl(run.run_dir / "predictions.jsonl")]
         assert [image for image, _ in predicted] == run.images
@@ -116,11 +163,12 @@ class APIModelRunTests:
         assert run.metrics["recall"]["n_scored"] == 2
 
     def test_failed_samples_are_recorded_with_the_provider_error_and_the_run_goes_on(
-        self, run: Run
+        self, api_plugin: APIModelPlugin, run: Run
     ) -> None:
         metrics = run.metrics
         assert (metrics["n_answered"], metrics["n_failed"]) == (2, 2)
-        assert metrics["errors"] == dict(sorted({self.SERVER_ERROR: 1, "RefusalError": 1}.items()))
+        server_error = api_plugin.server_error.__name__
+        assert metrics["errors"] == dict(sorted({server_error: 1, "RefusalError": 1}.items()))
         # the 429 retried; the 500 tried 1 + 2 times
         assert run.tries == dict(zip(run.images, [1, 2, 3, 1], strict=True))
         records = read_jsonl(run.run_dir / "records.jsonl")
@@ -128,7 +176,7 @@ class APIModelRunTests:
         assert (
             "500" in failed[run.images[2]] and "***" in failed[run.images[2]]
         )  # the echoed key, masked
-        assert self.REFUSAL_REASON in failed[run.images[3]]
+        assert api_plugin.refusal_reason in failed[run.images[3]]
 
     def test_usage_of_the_answers_and_the_refusal_is_summed_into_metrics(self, run: Run) -> None:
         served = [(r, r.reply) for r in run.served if r.reply is not None]
@@ -156,66 +204,127 @@ class APIModelRunTests:
         sent = {sample_of(r, questions): [m for m, _ in r.images] for r in run.served}
         assert sent == {image: [media] for image, media in run.media_types.items()}
 
-    def test_the_key_reaches_no_file_and_no_log(self, run: Run) -> None:
-        assert any(self.KEY in str(r.headers) for r in run.served)  # it was sent, and echoed back
-        assert files_holding(self.KEY, run.run_dir, run.cache) == []
+    def test_the_key_reaches_no_file_and_no_log(self, api_plugin: APIModelPlugin, run: Run) -> None:
+        key = api_plugin.key
+        assert any(key in str(r.headers) for r in run.served)  # it was sent, and echoed back
+        assert files_holding(key, run.run_dir, run.cache) == []
         assert (run.run_dir / "run.log").is_file()
-        assert self.KEY not in run.result.stdout + run.result.stderr
+        assert key not in run.result.stdout + run.result.stderr
 
     def test_a_missing_key_stops_the_run_before_any_call(
-        self, eibench: Path, tmp_path: Path
+        self, api_plugin: APIModelPlugin, eibench: Path, tmp_path: Path
     ) -> None:
         with FakeAPI() as fake:
             result = run_eicore(
-                f"model={self.MODEL}", f"model.base_url={fake.url}{self.URL_SUFFIX}",
+                f"model={api_plugin.name}", f"model.base_url={fake.url}{api_plugin.url_suffix}",
                 f"data.root={eibench}", f"data.image_root={tmp_path}", "data.limit=4",
                 folder=tmp_path, env={},
             )  # fmt: skip
             assert fake.requests == []
         assert result.returncode == 2, result.stderr[-3000:]
-        assert self.KEY_ENV in result.stderr and "Traceback" not in result.stderr
-
-
-def assert_one_client_per_instance(instance: Any, fake: FakeAPI) -> None:
-    """``instance`` (an API model on ``fake``, not yet used) makes one client on its first call,
-    keeps it across calls, and drops it on ``aclose``."""
-    assert instance._client is None
-
-    async def calls() -> tuple[object, object]:
-        await instance.generate([Prompt.user("a"), Prompt.user("b")])
-        first = instance._client
-        await instance.generate([Prompt.user("c")])
-        second = instance._client
-        await instance.aclose()
-        return first, second
-
-    first, second = asyncio.run(calls())
-    assert first is not None and first is second
-    assert instance._client is None
-    assert len(fake.requests) == 3
+        assert api_plugin.key_env in result.stderr and "Traceback" not in result.stderr
 
 
 PROMPT = Prompt.user("Why is the woman in the image so happy?")
+QUESTION = "Why is the man in the image angry?"
+
+
+def ask_with_image(
+    instance: APIModel, complete: Callable[..., list[Completion]], fake: FakeAPI, folder: Path
+) -> tuple[Received, str]:
+    """Ask ``instance`` (on ``fake``) :data:`QUESTION` of a PNG named ``photo.jpg`` in
+    ``folder``, with the system text "Answer briefly."; check the one request sent the image as
+    the PNG its bytes are and the answer is the fake's. The request, and the image in base64
+    (for the plugin's own checks of the body)."""
+    data = base64.b64encode(png_named_jpg(folder).read_bytes()).decode()
+    prompt = Prompt.user(read_image(folder, "photo.jpg"), QUESTION, system="Answer briefly.")
+    (completion,) = complete(instance, prompt)
+    (request,) = fake.requests
+    assert request.images == [("image/png", data)]
+    assert completion.text == Reply().text
+    return request, data
+
+
+class APIModelRequestTests:
+    """What goes to the server, and what comes back; subclass as ``TestRequests``.
+
+    The plugin's own tests add the shape of its request bodies."""
+
+    def test_usage_finish_reason_and_latency_are_recorded(
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., APIModel],
+        complete: Callable[..., list[Completion]],
+    ) -> None:
+        fake.enqueue(Reply("1. A broken vase", finish="length", input_tokens=321, output_tokens=4))
+        (completion,) = complete(model(), Prompt.user(QUESTION))
+        assert (completion.input_tokens, completion.output_tokens) == (321, 4)
+        assert completion.finish_reason == api_plugin.length_reason
+        assert completion.latency_s > 0
+
+    def test_a_text_only_model_refuses_images_before_any_call(
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., APIModel],
+        complete: Callable[..., list[Completion]],
+        tmp_path: Path,
+    ) -> None:
+        assert model(vision=False).accepts_images is False and model().accepts_images is True
+        png_named_jpg(tmp_path)
+        with pytest.raises(api_plugin.text_only_error, match="vision=false"):
+            complete(model(vision=False), Prompt.user(read_image(tmp_path, "photo.jpg"), QUESTION))
+        assert fake.requests == []
+
+    def test_one_client_per_instance_made_on_first_call_and_closed(
+        self, fake: FakeAPI, model: Callable[..., Any]
+    ) -> None:
+        instance = model()
+        assert instance._client is None
+
+        async def calls() -> tuple[object, object]:
+            await instance.generate([Prompt.user("a"), Prompt.user("b")])
+            first = instance._client
+            await instance.generate([Prompt.user("c")])
+            second = instance._client
+            await instance.aclose()
+            return first, second
+
+        first, second = asyncio.run(calls())
+        assert first is not None and first is second
+        assert instance._client is None
+        assert len(fake.requests) == 3
+
+    @pytest.mark.parametrize("blank", ["", "  "])
+    def test_a_missing_key_fails_at_construction_naming_the_variable(
+        self, api_plugin: APIModelPlugin, monkeypatch: pytest.MonkeyPatch, blank: str
+    ) -> None:
+        monkeypatch.delenv(api_plugin.key_env, raising=False)
+        with pytest.raises(ConfigError, match=api_plugin.key_env):
+            api_plugin.model(api_plugin.config())
+        monkeypatch.setenv("TEAM_MODEL_API_KEY", blank)
+        with pytest.raises(ConfigError, match="TEAM_MODEL_API_KEY"):
+            api_plugin.model(api_plugin.config(api_key_env="TEAM_MODEL_API_KEY"))
+
+    def test_a_variable_eicore_would_not_mask_is_refused(
+        self, api_plugin: APIModelPlugin, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("TEAM_MODEL_CREDS", "sk-test-0123456789")
+        with pytest.raises(ConfigError, match="API_KEY"):
+            api_plugin.model(api_plugin.config(api_key_env="TEAM_MODEL_CREDS"))
 
 
 class APIModelFailureTests:
-    """Failures the server can cause, and the model's retries; subclass as ``TestFailures``.
-
-    Needs the ``fake``, ``complete`` and ``model`` (``model(**config fields)``) fixtures."""
-
-    RETRY_SLEEP: ClassVar[str] = "anyio.sleep"
-    """The function the model's retries wait with (the SDK's, or the plugin's own): the tests
-    record what each retry asks it to wait, instead of timing the calls."""
-    SERVER_ERROR: ClassVar[type[BaseException]]
-    """What a 500 raises once the retries have run out."""
-    TIMEOUT_ERROR: ClassVar[type[BaseException]]
-    CONNECTION_ERROR: ClassVar[type[BaseException]]
-    """What a truncated body raises once the retries have run out."""
+    """Failures the server can cause, and the model's retries; subclass as ``TestFailures``."""
 
     @pytest.fixture
-    def retry_waits(self, monkeypatch: pytest.MonkeyPatch) -> list[float]:
-        """The seconds each retry waits, as asked of :attr:`RETRY_SLEEP` (it still waits)."""
-        module_name, _, name = self.RETRY_SLEEP.rpartition(".")
+    def retry_waits(
+        self, api_plugin: APIModelPlugin, monkeypatch: pytest.MonkeyPatch
+    ) -> list[float]:
+        """The seconds each retry waits, as asked of the plugin's ``retry_sleep`` (it still
+        waits)."""
+        module_name, _, name = api_plugin.retry_sleep.rpartition(".")
         module = importlib.import_module(module_name)
         real = getattr(module, name)
         waits: list[float] = []
@@ -254,18 +363,26 @@ class APIModelFailureTests:
         assert retry_waits == [pytest.approx(0.6)]  # what the server asked, not a backoff
 
     def test_server_errors_until_retries_run_out_raise_the_provider_error(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
     ) -> None:
         fake.reset(answer=Reply.server_error())
-        with pytest.raises(self.SERVER_ERROR, match="500"):
+        with pytest.raises(api_plugin.server_error, match="500"):
             complete(model(max_retries=3), PROMPT)
         assert len(fake.requests) == 4  # the first try and 3 retries (not the default)
 
     def test_a_reply_slower_than_the_timeout_fails_after_the_retries(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
     ) -> None:
         fake.reset(answer=Reply.slow(600))  # the test ends only if the timeout cuts it short
-        with pytest.raises(self.TIMEOUT_ERROR):
+        with pytest.raises(api_plugin.timeout_error):
             complete(model(timeout=0.2, max_retries=0), PROMPT)
         received = fake.wait_for_requests(1, timeout=2)
         assert len(received) == 1, received
@@ -286,22 +403,43 @@ class APIModelFailureTests:
             complete(model(), PROMPT)
 
     def test_a_truncated_body_is_retried_then_fails(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
     ) -> None:
         fake.enqueue(Reply.truncated(), "1. Sunshine")
         assert complete(model(max_retries=1), PROMPT)[0].text == "1. Sunshine"
         fake.reset(answer=Reply.truncated())
-        with pytest.raises(self.CONNECTION_ERROR):
+        with pytest.raises(api_plugin.connection_error):
             complete(model(max_retries=0), PROMPT)
 
+    def test_a_refusal_raises_with_the_reason_and_keeps_the_billed_usage(
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
+    ) -> None:
+        words = "I can't discuss people in images."
+        fake.enqueue(dataclasses.replace(Reply.refusal(words), input_tokens=40, output_tokens=8))
+        said = re.escape(api_plugin.refusal_reason)
+        if api_plugin.refusal_explained:
+            said += ".*" + re.escape(words)
+        with pytest.raises(RefusalError, match=said) as refused:
+            complete(model(), PROMPT)
+        completion = refused.value.completion  # the call was billed: its usage is kept
+        assert (completion.input_tokens, completion.output_tokens) == (40, 8)
+        assert completion.text == (words if api_plugin.refusal_explained else "")
 
-def assert_usage_recorded(
-    fake: FakeAPI, instance: Any, complete: Callable[..., list[Any]], finish_reason: str
-) -> None:
-    """A truncated answer's token counts, ``finish_reason`` (the provider's word for "length")
-    and a latency land in ``instance``'s completion."""
-    fake.enqueue(Reply("1. A broken vase", finish="length", input_tokens=321, output_tokens=4))
-    (completion,) = complete(instance, Prompt.user("Why is the man in the image angry?"))
-    assert (completion.input_tokens, completion.output_tokens) == (321, 4)
-    assert completion.finish_reason == finish_reason
-    assert completion.latency_s > 0
+    def test_an_empty_answer_is_returned_empty(
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
+    ) -> None:
+        fake.enqueue(Reply.empty())
+        (completion,) = complete(model(), PROMPT)
+        assert completion.text == "" and completion.finish_reason == api_plugin.stop_reason

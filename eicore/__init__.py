@@ -58,6 +58,7 @@ from eicore.types import (
     record_from_dict,
     record_to_dict,
 )
+from eicore.viewer.agreement import cohen_kappa
 
 __all__ = [
     "BASIC_JUDGES",
@@ -105,6 +106,7 @@ __all__ = [
     "api_key",
     "build",
     "cache_home",
+    "cohen_kappa",
     "cpu_threads",
     "evaluate",
     "excerpt",

@@ -245,42 +245,63 @@ def ask_with_image(
     return request, data
 
 
-class APIModelRequestTests:
+@dataclass(frozen=True)
+class OnTheFake:
+    """The plugin under test and the fake it talks to: the shared tests' ``api`` fixture."""
+
+    plugin: APIModelPlugin
+    fake: FakeAPI
+    model: Callable[..., Any]
+    """``model(**config fields)``: the plugin's model on the fake (the ``model`` fixture)."""
+    complete: Callable[..., list[Completion]]
+
+    def ask(self, prompt: Prompt = PROMPT, **fields: Any) -> Completion:
+        """The completion of ``prompt`` by a new model of config ``fields``, its client closed
+        after."""
+        (completion,) = self.complete(self.model(**fields), prompt)
+        return completion
+
+
+class APIModelTests:
+    """What the shared request and failure tests have in common: the ``api`` fixture."""
+
+    @pytest.fixture
+    def api(
+        self,
+        api_plugin: APIModelPlugin,
+        fake: FakeAPI,
+        model: Callable[..., Any],
+        complete: Callable[..., list[Completion]],
+    ) -> OnTheFake:
+        return OnTheFake(api_plugin, fake, model, complete)
+
+
+class APIModelRequestTests(APIModelTests):
     """What goes to the server, and what comes back; subclass as ``TestRequests``.
 
     The plugin's own tests add the shape of its request bodies."""
 
-    def test_usage_finish_reason_and_latency_are_recorded(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., APIModel],
-        complete: Callable[..., list[Completion]],
-    ) -> None:
-        fake.enqueue(Reply("1. A broken vase", finish="length", input_tokens=321, output_tokens=4))
-        (completion,) = complete(model(), Prompt.user(QUESTION))
+    def test_usage_finish_reason_and_latency_are_recorded(self, api: OnTheFake) -> None:
+        api.fake.enqueue(
+            Reply("1. A broken vase", finish="length", input_tokens=321, output_tokens=4)
+        )
+        completion = api.ask(Prompt.user(QUESTION))
         assert (completion.input_tokens, completion.output_tokens) == (321, 4)
-        assert completion.finish_reason == api_plugin.length_reason
+        assert completion.finish_reason == api.plugin.length_reason
         assert completion.latency_s > 0
 
     def test_a_text_only_model_refuses_images_before_any_call(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., APIModel],
-        complete: Callable[..., list[Completion]],
-        tmp_path: Path,
+        self, api: OnTheFake, tmp_path: Path
     ) -> None:
-        assert model(vision=False).accepts_images is False and model().accepts_images is True
+        assert api.model(vision=False).accepts_images is False
+        assert api.model().accepts_images is True
         png_named_jpg(tmp_path)
-        with pytest.raises(api_plugin.text_only_error, match="vision=false"):
-            complete(model(vision=False), Prompt.user(read_image(tmp_path, "photo.jpg"), QUESTION))
-        assert fake.requests == []
+        with pytest.raises(api.plugin.text_only_error, match="vision=false"):
+            api.ask(Prompt.user(read_image(tmp_path, "photo.jpg"), QUESTION), vision=False)
+        assert api.fake.requests == []
 
-    def test_one_client_per_instance_made_on_first_call_and_closed(
-        self, fake: FakeAPI, model: Callable[..., Any]
-    ) -> None:
-        instance = model()
+    def test_one_client_per_instance_made_on_first_call_and_closed(self, api: OnTheFake) -> None:
+        instance = api.model()
         assert instance._client is None
 
         async def calls() -> tuple[object, object]:
@@ -294,7 +315,7 @@ class APIModelRequestTests:
         first, second = asyncio.run(calls())
         assert first is not None and first is second
         assert instance._client is None
-        assert len(fake.requests) == 3
+        assert len(api.fake.requests) == 3
 
     @pytest.mark.parametrize("blank", ["", "  "])
     def test_a_missing_key_fails_at_construction_naming_the_variable(
@@ -315,7 +336,7 @@ class APIModelRequestTests:
             api_plugin.model(api_plugin.config(api_key_env="TEAM_MODEL_CREDS"))
 
 
-class APIModelFailureTests:
+class APIModelFailureTests(APIModelTests):
     """Failures the server can cause, and the model's retries; subclass as ``TestFailures``."""
 
     @pytest.fixture
@@ -338,108 +359,68 @@ class APIModelFailureTests:
         return waits
 
     def test_429_then_success_waits_retry_after_ms(
-        self,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
-        retry_waits: list[float],
+        self, api: OnTheFake, retry_waits: list[float]
     ) -> None:
-        fake.enqueue(Reply.rate_limited(retry_after_ms=5), "1. Sunshine")
-        (completion,) = complete(model(), PROMPT)
-        assert completion.text == "1. Sunshine"
-        assert [r.reply and r.reply.status for r in fake.requests] == [429, 200]
+        api.fake.enqueue(Reply.rate_limited(retry_after_ms=5), "1. Sunshine")
+        assert api.ask().text == "1. Sunshine"
+        assert [r.reply and r.reply.status for r in api.fake.requests] == [429, 200]
         assert retry_waits == [pytest.approx(0.005)]  # 5 ms asked; a backoff would be >= 0.375 s
 
     def test_retry_after_in_seconds_is_honoured(
-        self,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
-        retry_waits: list[float],
+        self, api: OnTheFake, retry_waits: list[float]
     ) -> None:
-        fake.enqueue(Reply.rate_limited(retry_after_ms=None, retry_after="0.6"), "1. Sunshine")
-        (completion,) = complete(model(), PROMPT)
-        assert completion.text == "1. Sunshine"
+        api.fake.enqueue(Reply.rate_limited(retry_after_ms=None, retry_after="0.6"), "1. Sunshine")
+        assert api.ask().text == "1. Sunshine"
         assert retry_waits == [pytest.approx(0.6)]  # what the server asked, not a backoff
 
     def test_server_errors_until_retries_run_out_raise_the_provider_error(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
+        self, api: OnTheFake
     ) -> None:
-        fake.reset(answer=Reply.server_error())
-        with pytest.raises(api_plugin.server_error, match="500"):
-            complete(model(max_retries=3), PROMPT)
-        assert len(fake.requests) == 4  # the first try and 3 retries (not the default)
+        api.fake.reset(answer=Reply.server_error())
+        with pytest.raises(api.plugin.server_error, match="500"):
+            api.ask(max_retries=3)
+        assert len(api.fake.requests) == 4  # the first try and 3 retries (not the default)
 
-    def test_a_reply_slower_than_the_timeout_fails_after_the_retries(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
-    ) -> None:
-        fake.reset(answer=Reply.slow(600))  # the test ends only if the timeout cuts it short
-        with pytest.raises(api_plugin.timeout_error):
-            complete(model(timeout=0.2, max_retries=0), PROMPT)
-        received = fake.wait_for_requests(1, timeout=2)
+    def test_a_reply_slower_than_the_timeout_fails_after_the_retries(self, api: OnTheFake) -> None:
+        api.fake.reset(answer=Reply.slow(600))  # the test ends only if the timeout cuts it short
+        with pytest.raises(api.plugin.timeout_error):
+            api.ask(timeout=0.2, max_retries=0)
+        received = api.fake.wait_for_requests(1, timeout=2)
         assert len(received) == 1, received
 
-    def test_a_timeout_is_retried(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
-    ) -> None:
-        fake.enqueue(Reply.slow(600), "1. Sunshine")  # answered only by the retry
-        (completion,) = complete(model(timeout=0.3, max_retries=1), PROMPT)
-        assert completion.text == "1. Sunshine"
-        assert len(fake.requests) == 2
+    def test_a_timeout_is_retried(self, api: OnTheFake) -> None:
+        api.fake.enqueue(Reply.slow(600), "1. Sunshine")  # answered only by the retry
+        assert api.ask(timeout=0.3, max_retries=1).text == "1. Sunshine"
+        assert len(api.fake.requests) == 2
 
-    def test_a_body_that_is_not_json_fails(
-        self, fake: FakeAPI, model: Callable[..., Any], complete: Callable[..., list[Completion]]
-    ) -> None:
-        fake.enqueue(Reply.malformed())
+    def test_a_body_that_is_not_json_fails(self, api: OnTheFake) -> None:
+        api.fake.enqueue(Reply.malformed())
         with pytest.raises(ValueError):
-            complete(model(), PROMPT)
+            api.ask()
 
-    def test_a_truncated_body_is_retried_then_fails(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
-    ) -> None:
-        fake.enqueue(Reply.truncated(), "1. Sunshine")
-        assert complete(model(max_retries=1), PROMPT)[0].text == "1. Sunshine"
-        fake.reset(answer=Reply.truncated())
-        with pytest.raises(api_plugin.connection_error):
-            complete(model(max_retries=0), PROMPT)
+    def test_a_truncated_body_is_retried_then_fails(self, api: OnTheFake) -> None:
+        api.fake.enqueue(Reply.truncated(), "1. Sunshine")
+        assert api.ask(max_retries=1).text == "1. Sunshine"
+        api.fake.reset(answer=Reply.truncated())
+        with pytest.raises(api.plugin.connection_error):
+            api.ask(max_retries=0)
 
     def test_a_refusal_raises_with_the_reason_and_keeps_the_billed_usage(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
+        self, api: OnTheFake
     ) -> None:
         words = "I can't discuss people in images."
-        fake.enqueue(dataclasses.replace(Reply.refusal(words), input_tokens=40, output_tokens=8))
-        said = re.escape(api_plugin.refusal_reason)
-        if api_plugin.refusal_explained:
+        refusal = dataclasses.replace(Reply.refusal(words), input_tokens=40, output_tokens=8)
+        api.fake.enqueue(refusal)
+        said = re.escape(api.plugin.refusal_reason)
+        if api.plugin.refusal_explained:
             said += ".*" + re.escape(words)
         with pytest.raises(RefusalError, match=said) as refused:
-            complete(model(), PROMPT)
+            api.ask()
         completion = refused.value.completion  # the call was billed: its usage is kept
         assert (completion.input_tokens, completion.output_tokens) == (40, 8)
-        assert completion.text == (words if api_plugin.refusal_explained else "")
+        assert completion.text == (words if api.plugin.refusal_explained else "")
 
-    def test_an_empty_answer_is_returned_empty(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
-    ) -> None:
-        fake.enqueue(Reply.empty())
-        (completion,) = complete(model(), PROMPT)
-        assert completion.text == "" and completion.finish_reason == api_plugin.stop_reason
+    def test_an_empty_answer_is_returned_empty(self, api: OnTheFake) -> None:
+        api.fake.enqueue(Reply.empty())
+        completion = api.ask()
+        assert completion.text == "" and completion.finish_reason == api.plugin.stop_reason

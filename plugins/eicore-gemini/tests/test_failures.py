@@ -13,18 +13,16 @@ from eicore_gemini import retries
 from eicore_gemini.model import GeminiModel, RefusalError, ThoughtsOnlyError
 from google.genai import errors
 
-from eicore.testing.api_runs import PROMPT, APIModelFailureTests
+from eicore.testing.api_runs import PROMPT, APIModelFailureTests, OnTheFake
 from eicore.testing.fake_api import FakeAPI, Reply
 
 
 class TestFailures(APIModelFailureTests):
     """The shared failure tests; the plugin is the conftest's ``api_plugin``."""
 
-    def test_a_body_that_is_not_json_fails(
-        self, fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
-    ) -> None:
-        super().test_a_body_that_is_not_json_fails(fake, model, complete)
-        assert len(fake.requests) == 1
+    def test_a_body_that_is_not_json_fails(self, api: OnTheFake) -> None:
+        super().test_a_body_that_is_not_json_fails(api)
+        assert len(api.fake.requests) == 1
 
 
 def test_the_retry_delay_of_a_gemini_error_body_is_honoured(

@@ -5,7 +5,8 @@ like a user's run (:class:`APIModelRunTests`).
 
 A plugin's ``tests/conftest.py`` describes the plugin once, as an :class:`APIModelPlugin` from a
 session-scoped ``api_plugin`` fixture, and imports the fixtures of
-:mod:`eicore.testing.pytest_plugin` (``fake``, ``complete``, ``eibench``, ``key``, ``model``);
+:mod:`eicore.testing.pytest_plugin` (``fake``, ``complete``, ``eibench``, ``key``, ``model``,
+``api``);
 its test modules subclass the test classes (``TestRequests``, ``TestFailures``, ``TestRun``) and
 add the tests of what is the provider's own.
 """
@@ -49,7 +50,8 @@ from eicore.testing.runs import (
 
 @dataclass(frozen=True)
 class APIModelPlugin:
-    """An API model plugin as the shared tests and fixtures see it, said once per plugin."""
+    """An API model plugin as the shared tests and fixtures see it: what differs between
+    providers, said once per plugin."""
 
     name: str
     """The model's registered name (``model=...``)."""
@@ -229,25 +231,10 @@ PROMPT = Prompt.user("Why is the woman in the image so happy?")
 QUESTION = "Why is the man in the image angry?"
 
 
-def ask_with_image(
-    instance: APIModel, complete: Callable[..., list[Completion]], fake: FakeAPI, folder: Path
-) -> tuple[Received, str]:
-    """Ask ``instance`` (on ``fake``) :data:`QUESTION` of a PNG named ``photo.jpg`` in
-    ``folder``, with the system text "Answer briefly."; check the one request sent the image as
-    the PNG its bytes are and the answer is the fake's. The request, and the image in base64
-    (for the plugin's own checks of the body)."""
-    data = base64.b64encode(png_named_jpg(folder).read_bytes()).decode()
-    prompt = Prompt.user(read_image(folder, "photo.jpg"), QUESTION, system="Answer briefly.")
-    (completion,) = complete(instance, prompt)
-    (request,) = fake.requests
-    assert request.images == [("image/png", data)]
-    assert completion.text == Reply().text
-    return request, data
-
-
 @dataclass(frozen=True)
 class OnTheFake:
-    """The plugin under test and the fake it talks to: the shared tests' ``api`` fixture."""
+    """The plugin under test and the fake it talks to (the ``api`` fixture of
+    :mod:`eicore.testing.pytest_plugin`), with ways to ask it."""
 
     plugin: APIModelPlugin
     fake: FakeAPI
@@ -261,22 +248,21 @@ class OnTheFake:
         (completion,) = self.complete(self.model(**fields), prompt)
         return completion
 
+    def ask_with_image(self, folder: Path, **fields: Any) -> tuple[Received, str]:
+        """Ask :data:`QUESTION` of a PNG named ``photo.jpg`` in ``folder``, with the system text
+        "Answer briefly.", of a new model of config ``fields``; check the one request sent the
+        image as the PNG its bytes are and the answer is the fake's. The request, and the image
+        in base64 (for the plugin's own checks of the body)."""
+        data = base64.b64encode(png_named_jpg(folder).read_bytes()).decode()
+        image = read_image(folder, "photo.jpg")
+        completion = self.ask(Prompt.user(image, QUESTION, system="Answer briefly."), **fields)
+        (request,) = self.fake.requests
+        assert request.images == [("image/png", data)]
+        assert completion.text == Reply().text
+        return request, data
 
-class APIModelTests:
-    """What the shared request and failure tests have in common: the ``api`` fixture."""
 
-    @pytest.fixture
-    def api(
-        self,
-        api_plugin: APIModelPlugin,
-        fake: FakeAPI,
-        model: Callable[..., Any],
-        complete: Callable[..., list[Completion]],
-    ) -> OnTheFake:
-        return OnTheFake(api_plugin, fake, model, complete)
-
-
-class APIModelRequestTests(APIModelTests):
+class APIModelRequestTests:
     """What goes to the server, and what comes back; subclass as ``TestRequests``.
 
     The plugin's own tests add the shape of its request bodies."""
@@ -336,7 +322,7 @@ class APIModelRequestTests(APIModelTests):
             api_plugin.model(api_plugin.config(api_key_env="TEAM_MODEL_CREDS"))
 
 
-class APIModelFailureTests(APIModelTests):
+class APIModelFailureTests:
     """Failures the server can cause, and the model's retries; subclass as ``TestFailures``."""
 
     @pytest.fixture

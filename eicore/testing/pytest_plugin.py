@@ -4,8 +4,8 @@ Import it from a plugin's ``tests/conftest.py``::
 
     from eicore.testing.pytest_plugin import complete, eibench, fake  # noqa: F401
 
-An API model plugin's conftest also imports ``key`` and ``model``, which read the plugin's
-:class:`~eicore.testing.api_runs.APIModelPlugin` from its ``api_plugin`` fixture.
+An API model plugin's conftest also imports ``key``, ``model`` and ``api``, which read the
+plugin's :class:`~eicore.testing.api_runs.APIModelPlugin` from its ``api_plugin`` fixture.
 
 Importing it unsets the real providers' API keys and keeps the Hugging Face hub offline.
 """
@@ -15,16 +15,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from eicore import APIModel, Completion, Model, Prompt
+from eicore.testing.api_runs import APIModelPlugin, OnTheFake
 from eicore.testing.fake_api import FakeAPI
 from eicore.testing.runs import eibench_data, has_eibench, keyless_and_offline
-
-if TYPE_CHECKING:
-    from eicore.testing.api_runs import APIModelPlugin
 
 keyless_and_offline()
 
@@ -80,3 +78,14 @@ def model(api_plugin: APIModelPlugin, fake: FakeAPI, key: str) -> Callable[..., 
         return api_plugin.model(api_plugin.config(**{"base_url": url, **fields}))
 
     return make
+
+
+@pytest.fixture
+def api(
+    api_plugin: APIModelPlugin,
+    fake: FakeAPI,
+    model: Callable[..., APIModel],
+    complete: Callable[..., list[Completion]],
+) -> OnTheFake:
+    """The plugin's model on the fake, and ways to ask it."""
+    return OnTheFake(api_plugin, fake, model, complete)

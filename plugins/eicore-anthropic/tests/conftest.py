@@ -9,7 +9,7 @@ from eicore_anthropic.messages import TextOnlyModelError
 from eicore_anthropic.model import AnthropicModel
 
 from eicore.testing.api_runs import APIModelPlugin
-from eicore.testing.pytest_plugin import complete, eibench, fake, key, model  # noqa: F401
+from eicore.testing.pytest_plugin import api, complete, eibench, fake, key, model  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from pathlib import Path
 from eicore_anthropic.model import AnthropicModel
 
 from eicore import Prompt
-from eicore.testing.api_runs import QUESTION, APIModelRequestTests, ask_with_image
+from eicore.testing.api_runs import QUESTION, APIModelRequestTests, OnTheFake
 from eicore.testing.fake_api import FakeAPI
 
 
@@ -22,13 +22,9 @@ def sent_key(headers: dict[str, str]) -> str:
 
 
 def test_text_and_image_go_inline_with_the_media_type_of_the_bytes(
-    fake: FakeAPI,
-    model: Callable[..., AnthropicModel],
-    complete: Callable,
-    key: str,
-    tmp_path: Path,
+    api: OnTheFake, key: str, tmp_path: Path
 ) -> None:
-    request, b64 = ask_with_image(model(system="You are careful."), complete, fake, tmp_path)
+    request, b64 = api.ask_with_image(tmp_path, system="You are careful.")
     assert request.path == "/v1/messages"
     assert sent_key(request.headers) == key
     body = request.body

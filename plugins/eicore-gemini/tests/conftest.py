@@ -10,7 +10,7 @@ from eicore_gemini.model import GeminiModel
 from google.genai import errors
 
 from eicore.testing.api_runs import APIModelPlugin
-from eicore.testing.pytest_plugin import complete, eibench, fake, key, model  # noqa: F401
+from eicore.testing.pytest_plugin import api, complete, eibench, fake, key, model  # noqa: F401
 
 
 @pytest.fixture(scope="session")

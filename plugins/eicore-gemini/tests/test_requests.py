@@ -11,7 +11,7 @@ from eicore_gemini.model import GeminiModel, api_version
 from google.genai import errors
 
 from eicore import ConfigError, Prompt
-from eicore.testing.api_runs import QUESTION, APIModelRequestTests, ask_with_image
+from eicore.testing.api_runs import QUESTION, APIModelRequestTests, OnTheFake
 from eicore.testing.fake_api import FakeAPI
 
 
@@ -24,10 +24,9 @@ def texts(content: dict) -> list[str]:
 
 
 def test_text_and_image_go_inline_with_the_media_type_of_the_bytes(
-    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable, key: str, tmp_path: Path
+    api: OnTheFake, key: str, tmp_path: Path
 ) -> None:
-    instance = model(seed=7, system="You are careful.")
-    request, _ = ask_with_image(instance, complete, fake, tmp_path)
+    request, _ = api.ask_with_image(tmp_path, seed=7, system="You are careful.")
     assert request.path == "/v1beta/models/gemini-2.5-flash:generateContent"
     assert request.headers["x-goog-api-key"] == key
     body = request.body

@@ -9,7 +9,7 @@ from eicore_openai.messages import TextOnlyModelError
 from eicore_openai.model import OpenAIModel
 
 from eicore.testing.api_runs import APIModelPlugin
-from eicore.testing.pytest_plugin import complete, eibench, fake, key, model  # noqa: F401
+from eicore.testing.pytest_plugin import api, complete, eibench, fake, key, model  # noqa: F401
 
 
 @pytest.fixture(scope="session")

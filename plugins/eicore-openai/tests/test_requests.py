@@ -10,7 +10,7 @@ from eicore_openai.config import OpenAIConfig
 from eicore_openai.model import OpenAIModel
 
 from eicore import Prompt
-from eicore.testing.api_runs import QUESTION, APIModelRequestTests, ask_with_image
+from eicore.testing.api_runs import QUESTION, APIModelRequestTests, OnTheFake
 from eicore.testing.fake_api import FakeAPI
 
 
@@ -19,10 +19,9 @@ class TestRequests(APIModelRequestTests):
 
 
 def test_text_and_image_go_inline_with_the_media_type_of_the_bytes(
-    fake: FakeAPI, model: Callable[..., OpenAIModel], complete: Callable, key: str, tmp_path: Path
+    api: OnTheFake, key: str, tmp_path: Path
 ) -> None:
-    instance = model(seed=7, system="You are careful.")
-    request, b64 = ask_with_image(instance, complete, fake, tmp_path)
+    request, b64 = api.ask_with_image(tmp_path, seed=7, system="You are careful.")
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == f"Bearer {key}"
     body = request.body

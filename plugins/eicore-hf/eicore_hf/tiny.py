@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<image>")
 """Ids 0-4, in this order."""
@@ -80,15 +80,22 @@ def build_tokenizer() -> Any:
     )
 
 
-def _layers(hidden_size: int) -> dict[str, int]:
+class Layers(TypedDict):
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+
+
+def _layers(hidden_size: int) -> Layers:
     """The tiny transformers' shape (the text model's and the vision tower's): two layers, heads
     of 16 dimensions, an MLP twice as wide as the hidden size."""
-    return {
-        "hidden_size": hidden_size,
-        "intermediate_size": 2 * hidden_size,
-        "num_hidden_layers": 2,
-        "num_attention_heads": hidden_size // 16,
-    }
+    return Layers(
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=2,
+        num_attention_heads=hidden_size // 16,
+    )
 
 
 def _text_config() -> Any:

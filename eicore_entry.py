@@ -13,7 +13,7 @@ INTERRUPTED = "eicore: interrupted; finished samples are saved, run the same com
 
 def main() -> None:
     try:
-        from eicore.cli import main as command  # noqa: TID251 - the core's own entry point
+        from eicore.commands.cli import main as command  # noqa: TID251 - the core's own entry point
 
         command()
     except KeyboardInterrupt:

@@ -45,12 +45,12 @@ from eicore_strategies.direct import DirectConfig
 from eicore_strategies.personas import persona_text
 
 from eicore import Completion, ImagePart, Model, Prompt, Sample
-from eicore.calls import ModelClient
-from eicore.data import select
-from eicore.images import read
+from eicore.datasets.images import read
+from eicore.datasets.samples import select
 from eicore.plugins import registry
-from eicore.runner import Components, Progress, run_samples
-from eicore.store import RunStore
+from eicore.run.calls import ModelClient
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.store import RunStore
 
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 URL_SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": ""}
@@ -279,7 +279,8 @@ def whole_run(
 ) -> float:
     """Seconds of one whole `eicore run` invocation, start to exit."""
     command = [
-        sys.executable, "-m", "eicore.cli", "run", "model=openai", f"model.base_url={url}/v1",
+        sys.executable, "-m", "eicore.commands.cli", "run", "model=openai",
+        f"model.base_url={url}/v1",
         "model.max_retries=0", f"data.root={data}", f"data.image_root={images}",
         f"data.limit={n}", "~judge", "metrics=[]", f"run.concurrency={c}", "run.cache=false",
         f"run.root={folder}", f"run.name=c{c}", "run.progress=false", "run.log_level=WARNING",

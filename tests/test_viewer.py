@@ -21,10 +21,10 @@ import pytest
 from eicore_test_support import CLI, echo_args, read_json, read_jsonl
 
 from eicore import cohen_kappa
-from eicore.data import load_basic
-from eicore.images import MAX_BYTES
+from eicore.datasets.images import MAX_BYTES
+from eicore.datasets.samples import load_basic
 from eicore.log import Recall
-from eicore.report import recall_row
+from eicore.report.run_tables import recall_row
 from eicore.testing.runs import synthetic_images
 from eicore.types import Call, Completion, Judgment, Response, SampleRecord
 from eicore.viewer import write_report

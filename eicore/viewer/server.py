@@ -23,11 +23,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from eicore.images import MAX_BYTES, ImageError, read_file
+from eicore.datasets.images import MAX_BYTES, ImageError, read_file
 from eicore.log import read as read_log
+from eicore.report.html import build_payload, image_root_of, report_title
 from eicore.viewer.judge_review import answered, checked_labels, judge_review_page, save_labels
 from eicore.viewer.page import render_page
-from eicore.viewer.report import build_payload, image_root_of, report_title
 from eicore.viewer.review import (
     Annotation,
     checked_review,
@@ -125,8 +125,9 @@ def judge_review_site(run_dir: Path, reviewer: str, image_root: Path | None) -> 
 
 def image_file(root: Path | None, relative: str) -> tuple[HTTPStatus, Path | str]:
     """The file ``relative`` names under ``root``, or the status and reason it is refused.
-    Whether it is a regular file is for the reader to say (:func:`eicore.images.read_file`):
-    asked here, the answer could change before the read."""
+    Whether it is a regular file is for the reader to say
+    (:func:`eicore.datasets.images.read_file`): asked here, the answer could change before the
+    read."""
     if root is None:
         return HTTPStatus.NOT_FOUND, "no image root: pass --image-root or set data.image_root"
     if any(ord(c) < 32 or ord(c) == 127 for c in relative):

@@ -60,6 +60,7 @@ from eicore.types import (
     record_from_dict,
     record_to_dict,
 )
+from eicore.viewer.agreement import cohen_kappa
 
 __all__ = [
     "BASIC_JUDGES",
@@ -110,6 +111,7 @@ __all__ = [
     "api_key",
     "build",
     "cache_home",
+    "cohen_kappa",
     "cpu_threads",
     "evaluate",
     "excerpt",

@@ -34,7 +34,7 @@ from eicore.paper.strings import (
     judge_prompt,
     prompt_name,
 )
-from eicore.plugins import Registration, build, hookimpl, registered
+from eicore.plugins import Registration, build, hookimpl, register_presets_from, registered
 from eicore.run.calls import AnswerError, RefusalError
 from eicore.run.concurrency import report_throttle
 from eicore.run.rescore import StoredJudging, stored_judging
@@ -121,6 +121,7 @@ __all__ = [
     "read_run",
     "record_from_dict",
     "record_to_dict",
+    "register_presets_from",
     "registered",
     "report_throttle",
     "runs_df",

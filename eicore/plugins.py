@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -26,6 +28,7 @@ from loguru import logger
 
 from eicore import hookspecs
 from eicore.datasets.samples import DataError
+from eicore.hookspecs import RegisterPreset
 from eicore.run.settings import ConfigError, did_you_mean
 from eicore.secrets.masking import redact
 
@@ -359,6 +362,32 @@ def config_node_class(reg: Registration) -> type:
         [("plugin", str, dataclasses.field(default=reg.name))],
         bases=(reg.config_class,),
     )
+
+
+PRESET_FIELDS = ("of", "doc", "settings", "defaults")
+
+
+def register_presets_from(register: RegisterPreset, file: Path | Traversable) -> None:
+    """Register every preset of a YAML file shipped with a plugin:
+    ``<kind>: {<name>: {of, doc, settings, defaults}}`` (see ``eicore_register_presets``). A
+    preset is data, so it is kept as data; a malformed file raises, naming it, and the plugin is
+    reported as broken."""
+    import yaml
+
+    try:
+        tree = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{file}: cannot read its presets: {exc}") from None
+    for kind, presets in (tree or {}).items():
+        for name, entry in (presets or {}).items():
+            if not isinstance(entry, dict) or not {"of", "doc"} <= entry.keys() <= {*PRESET_FIELDS}:
+                raise ValueError(
+                    f"{file}: preset {kind}.{name} needs `of` and `doc`, and may have "
+                    f"`settings` and `defaults` (it has: {', '.join(entry or ()) or 'nothing'})"
+                )
+            settings, defaults = entry.get("settings") or {}, entry.get("defaults") or []
+            register(kind, name, of=entry["of"], doc=entry["doc"], settings=settings,
+                     defaults=defaults)  # fmt: skip
 
 
 _registry: Registry | None = None

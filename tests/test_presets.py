@@ -89,3 +89,27 @@ def test_a_bad_preset_is_left_out_with_its_plugin_named() -> None:
     text = "".join(lines)
     assert "plugin 'acme': preset model=no-such-base left out: no model named" in text
     assert "preset model=typo-setting left out: 'openai' has no setting 'temprature'" in text
+
+
+def test_a_presets_file_registers_each_entry_and_a_malformed_one_names_itself(
+    tmp_path: Path,
+) -> None:
+    from eicore import register_presets_from
+
+    calls: list[tuple[Any, ...]] = []
+
+    def register(kind: str, name: str, **rest: Any) -> None:
+        calls.append((kind, name, rest))
+
+    good = tmp_path / "presets.yaml"
+    good.write_text("model:\n  fast:\n    of: acme\n    doc: Quick.\n    settings: {speed: 2}\n")
+    register_presets_from(register, good)
+    assert calls == [("model", "fast", {"of": "acme", "doc": "Quick.", "settings": {"speed": 2},
+                                        "defaults": []})]  # fmt: skip
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  fast:\n    of: acme\n    setings: {speed: 2}\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: preset model.fast needs `of` and `doc`"):
+        register_presets_from(register, bad)
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ValueError, match="bad.yaml: cannot read its presets"):
+        register_presets_from(register, bad)

@@ -10,6 +10,7 @@ import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from loguru import logger
 from eicore.datasets.samples import DataConfig, DataError, load_basic, load_complex
 from eicore.hookspecs import Register, RegisterPreset
 from eicore.interfaces import Dataset
-from eicore.plugins import hookimpl
+from eicore.plugins import hookimpl, register_presets_from
 from eicore.run.store import cache_home
 from eicore.types import Sample
 
@@ -143,48 +144,4 @@ def eicore_register_datasets(register: Register) -> None:
 @hookimpl
 def eicore_register_presets(register: RegisterPreset) -> None:
     """``data=basic|complex`` and one emotion of the basic split (``data=angry``...)."""
-    register(
-        "dataset",
-        "angry",
-        of="eibench",
-        doc="The basic split's angry questions only (a per-emotion table or a quick check).",
-        settings={"split": "basic", "emotions": ["angry"]},
-    )
-    register(
-        "dataset",
-        "basic",
-        of="eibench",
-        doc="EIBench's basic split: 1,615 questions over four emotions.",
-        settings={"split": "basic"},
-    )
-    register(
-        "dataset",
-        "complex",
-        of="eibench",
-        doc=(
-            "EIBench's complex split: 50 questions about 23 images (several people or emotions "
-            "each)."
-        ),
-        settings={"split": "complex"},
-    )
-    register(
-        "dataset",
-        "excited",
-        of="eibench",
-        doc="The basic split's excited questions only (a per-emotion table or a quick check).",
-        settings={"split": "basic", "emotions": ["excited"]},
-    )
-    register(
-        "dataset",
-        "happy",
-        of="eibench",
-        doc="The basic split's happy questions only (a per-emotion table or a quick check).",
-        settings={"split": "basic", "emotions": ["happy"]},
-    )
-    register(
-        "dataset",
-        "sad",
-        of="eibench",
-        doc="The basic split's sad questions only (a per-emotion table or a quick check).",
-        settings={"split": "basic", "emotions": ["sad"]},
-    )
+    register_presets_from(register, resources.files("eicore.datasets") / "presets.yaml")

@@ -1,9 +1,10 @@
 """eicore-anthropic: Claude models through Anthropic's Messages API (``model=anthropic``)."""
 
-from eicore import Register, RegisterPreset, hookimpl
+from importlib import resources
+
+from eicore import Register, RegisterPreset, hookimpl, register_presets_from
 from eicore_anthropic.config import AnthropicConfig
 from eicore_anthropic.model import AnthropicModel
-from eicore_anthropic.presets import register_presets
 
 
 @hookimpl
@@ -13,4 +14,4 @@ def eicore_register_models(register: Register) -> None:
 
 @hookimpl
 def eicore_register_presets(register: RegisterPreset) -> None:
-    register_presets(register)
+    register_presets_from(register, resources.files(__name__) / "presets.yaml")

@@ -3,10 +3,11 @@
 Importing this module imports neither torch nor transformers: they load when a model is built.
 """
 
-from eicore import Register, RegisterPreset, hookimpl
+from importlib import resources
+
+from eicore import Register, RegisterPreset, hookimpl, register_presets_from
 from eicore_hf.config import HFConfig
 from eicore_hf.model import hf_model
-from eicore_hf.presets import register_presets
 
 
 @hookimpl
@@ -16,4 +17,4 @@ def eicore_register_models(register: Register) -> None:
 
 @hookimpl
 def eicore_register_presets(register: RegisterPreset) -> None:
-    register_presets(register)
+    register_presets_from(register, resources.files(__name__) / "presets.yaml")

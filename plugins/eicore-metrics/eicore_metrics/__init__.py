@@ -1,13 +1,14 @@
 """eicore's first-party metrics and judges, registered through the ``eicore`` entry point."""
 
-from eicore import Register, RegisterCommand, RegisterPreset, hookimpl
+from importlib import resources
+
+from eicore import Register, RegisterCommand, RegisterPreset, hookimpl, register_presets_from
 from eicore_metrics.calibration import register_calibrated
 from eicore_metrics.coherence import Coherence, CoherenceConfig
 from eicore_metrics.commands import register_commands
 from eicore_metrics.jury import Jury, JuryConfig
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.paper_judges import PaperJudge, PaperJudgeConfig
-from eicore_metrics.presets import register_presets
 from eicore_metrics.recall import TriggerRecall, TriggerRecallConfig
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 
@@ -34,4 +35,4 @@ def eicore_register_commands(register: RegisterCommand) -> None:
 
 @hookimpl
 def eicore_register_presets(register: RegisterPreset) -> None:
-    register_presets(register)
+    register_presets_from(register, resources.files(__name__) / "presets.yaml")

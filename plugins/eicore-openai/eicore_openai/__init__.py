@@ -4,10 +4,11 @@
 are one model class with different defaults; ``model.base_url`` points any of them elsewhere.
 """
 
-from eicore import Register, RegisterPreset, hookimpl
+from importlib import resources
+
+from eicore import Register, RegisterPreset, hookimpl, register_presets_from
 from eicore_openai.config import OllamaConfig, OpenAIConfig, VLLMConfig
 from eicore_openai.model import OpenAIModel
-from eicore_openai.presets import register_presets
 
 
 @hookimpl
@@ -19,4 +20,4 @@ def eicore_register_models(register: Register) -> None:
 
 @hookimpl
 def eicore_register_presets(register: RegisterPreset) -> None:
-    register_presets(register)
+    register_presets_from(register, resources.files(__name__) / "presets.yaml")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,9 @@ QUALITY_NOTE = (
 )
 
 
+QUALITY_KEYS = ("recall", "precision", "f1")
+
+
 def _with_ci(value: float | None, ci: list[float] | None) -> str:
     if value is None:
         return run_tables.pct(None)
@@ -240,16 +243,20 @@ def _with_ci(value: float | None, ci: list[float] | None) -> str:
 
 def quality_rows(rows: Sequence[Row], judges: Sequence[str]) -> list[list[str]]:
     """Recall, precision and F1 (overall) per row, split and judge that has precision."""
-    body = []
+    return [
+        [row.setting, row.model, split, judge,
+         *(_with_ci(*row.value(split, judge, "overall", key)) for key in QUALITY_KEYS)]
+        for row, split, _ in _split_runs(rows)
+        for judge in judges
+        if row.measure(split, judge, "precision")
+    ]  # fmt: skip
+
+
+def _split_runs(rows: Sequence[Row]) -> Iterator[tuple[Row, str, RunResult]]:
+    """Each row's run of each split, in the tables' order."""
     for row in rows:
-        for split in sorted(row.runs):
-            for judge in judges:
-                if not row.measure(split, judge, "precision"):
-                    continue
-                cells = [_with_ci(*row.value(split, judge, "overall", key))
-                         for key in ("recall", "precision", "f1")]  # fmt: skip
-                body.append([row.setting, row.model, split, judge, *cells])
-    return body
+        for split, run in sorted(row.runs.items()):
+            yield row, split, run
 
 
 PPI_HEADER = ("Setting", "Model", "Split", "Judge", "Judge recall", "PPI recall", "Labelled")
@@ -264,16 +271,13 @@ def ppi_rows(rows: Sequence[Row]) -> list[list[str]]:
     """PPI-corrected recall per row, split and judge of runs with judge-review labels."""
     from eicore.viewer.judge_review import run_ppi
 
-    body = []
-    for row in rows:
-        for split, run in sorted(row.runs.items()):
-            for judge, found in run_ppi(run.path).items():
-                body.append([
-                    row.setting, row.model, split, judge, run_tables.pct(found["judge_recall"]),
-                    _with_ci(found["recall"], found["ci"]),
-                    f"{found['n_labelled']} of {found['n_labelled'] + found['n_unlabelled']}",
-                ])  # fmt: skip
-    return body
+    return [
+        [row.setting, row.model, split, judge, run_tables.pct(found["judge_recall"]),
+         _with_ci(found["recall"], found["ci"]),
+         f"{found['n_labelled']} of {found['n_labelled'] + found['n_unlabelled']}"]
+        for row, split, run in _split_runs(rows)
+        for judge, found in run_ppi(run.path).items()
+    ]  # fmt: skip
 
 
 def comparability(runs: Sequence[RunResult]) -> list[str]:

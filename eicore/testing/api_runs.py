@@ -23,7 +23,7 @@ import json
 import re
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -567,6 +567,21 @@ class APIModelBatchTests:
         assert records[images[3]]["error_type"] == "RefusalError"
         assert not records[images[2]]["response"]["text"]  # a failure, never an empty answer
 
+    @staticmethod
+    def polling(
+        fake: FakeAPI, args: Sequence[str], folder: Path, env: dict[str, str]
+    ) -> subprocess.Popen[str]:
+        """``eicore run`` started, once it polls its batch (which it does only after it has
+        recorded the batch's id); a run that fails first is killed."""
+        process = start_eicore(*args, folder=folder, env=env)
+        try:
+            fake.wait_for_request(lambda r: r.method == "GET" and "batches/" in r.path, 120)
+        except BaseException:
+            process.kill()
+            process.communicate()
+            raise
+        return process
+
     def test_a_run_killed_while_its_batch_is_pending_collects_that_batch(
         self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
     ) -> None:
@@ -574,12 +589,9 @@ class APIModelBatchTests:
         env = {self.plugin.key_env: self.plugin.key}
         with FakeAPI(answer=self.ANSWER, hold_batches=True) as fake:
             args = self.args(fake, eibench, folder)
-            process = start_eicore(*args, folder=folder, env=env)
-            try:  # the run checks its batch only once it has recorded the batch's id
-                fake.wait_for_request(lambda r: r.method == "GET" and "batches/" in r.path, 120)
-            finally:
-                process.kill()  # SIGKILL: nothing runs on the way out
-                process.communicate()
+            process = self.polling(fake, args, folder, env)
+            process.kill()  # SIGKILL: nothing runs on the way out
+            process.communicate()
             assert process.returncode == -9
             assert [r for r in fake.requests if r.batch] == []  # no answer yet
             (recorded,) = pending_batches(folder / "cache")
@@ -602,9 +614,8 @@ class APIModelBatchTests:
         env = {self.plugin.key_env: self.plugin.key}
         with FakeAPI(answer=self.ANSWER, hold_batches=True) as fake:
             args = self.args(fake, eibench, folder)
-            process = start_eicore(*args, folder=folder, env=env)
+            process = self.polling(fake, args, folder, env)
             try:
-                fake.wait_for_request(lambda r: r.method == "GET" and "batches/" in r.path, 120)
                 process.send_signal(signal.SIGINT)
                 _, stderr = process.communicate(timeout=120)
             finally:

@@ -16,7 +16,7 @@ INTERRUPTED = "eicore: interrupted; finished samples are saved, run the same com
 def main() -> None:
     try:
         try:
-            from eicore.cli import main as command  # noqa: TID251 - the core's own entry point
+            from eicore.commands.cli import main as command  # noqa: TID251 - the core's entry point
 
             command()
         except KeyboardInterrupt:

@@ -49,12 +49,12 @@ from eicore_strategies.direct import DirectConfig
 from eicore_strategies.personas import persona_text
 
 from eicore import Completion, ImagePart, Model, Prompt, Sample
-from eicore.calls import ModelClient
-from eicore.data import select
-from eicore.images import read
+from eicore.datasets.images import read
+from eicore.datasets.samples import select
 from eicore.plugins import registry
-from eicore.runner import Components, Progress, run_samples
-from eicore.store import RunStore
+from eicore.run.calls import ModelClient
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.store import RunStore
 
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 URL_SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": ""}

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from loguru import logger
 
-from eicore.calls import ModelClient
-from eicore.data import select
+from eicore.datasets.samples import select
 from eicore.plugins import registry
-from eicore.runner import Components, Progress, run_samples
-from eicore.store import RunStore
+from eicore.run.calls import ModelClient
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.store import RunStore
 from eicore.testing.fake_api import FakeAPI
 
 TARGET = 0.9

@@ -6,13 +6,9 @@ from the core; for notebooks: :func:`evaluate`, :func:`read_run`, :func:`runs_df
 run log. Everything else in ``eicore.*`` is internal; test aids are in ``eicore.testing``.
 """
 
-from eicore.calls import AnswerError, RefusalError
-from eicore.concurrency import report_throttle
-from eicore.config import ConfigError
-from eicore.credentials import api_key
-from eicore.data import DataConfig, DataError, read_jsonl
+from eicore.datasets.images import read as read_image
+from eicore.datasets.samples import DataConfig, DataError, read_jsonl
 from eicore.hookspecs import Register, RegisterCommand
-from eicore.images import read as read_image
 from eicore.interfaces import (
     APIModel,
     APIModelConfig,
@@ -25,7 +21,7 @@ from eicore.interfaces import (
 )
 from eicore.log import Recall, RoleUsage, RunLog
 from eicore.log.api import evaluate, read_run, runs_df
-from eicore.paper import (
+from eicore.paper.strings import (
     BASIC_JUDGES,
     PROMPTS,
     JudgePrompt,
@@ -37,10 +33,14 @@ from eicore.paper import (
     prompt_name,
 )
 from eicore.plugins import Registration, build, hookimpl, registered
-from eicore.redact import excerpt
-from eicore.scoring import StoredJudging, stored_judging
-from eicore.store import cache_home
-from eicore.threads import cpu_threads
+from eicore.run.calls import AnswerError, RefusalError
+from eicore.run.concurrency import report_throttle
+from eicore.run.rescore import StoredJudging, stored_judging
+from eicore.run.settings import ConfigError
+from eicore.run.store import cache_home
+from eicore.run.threads import cpu_threads
+from eicore.secrets.keys import api_key
+from eicore.secrets.masking import excerpt
 from eicore.types import (
     EMOTIONS,
     AnswerItem,

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, Protocol
 
 from omegaconf import MISSING
 
-from eicore.data import DataConfig
-from eicore.redact import SECRET_FIELD
+from eicore.datasets.samples import DataConfig
+from eicore.secrets.masking import SECRET_FIELD
 from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, SampleRecord
 
 RUNTIME_FIELDS = frozenset(
@@ -39,7 +39,7 @@ def _config_fields(config: object) -> dict[str, Any]:
 
 class Dataset(abc.ABC):
     """A source of samples. ``load`` returns the whole split; the core applies the subsets its
-    ``config`` names (the :class:`~eicore.data.DataConfig` fields)."""
+    ``config`` names (the :class:`~eicore.datasets.samples.DataConfig` fields)."""
 
     config: DataConfig
 
@@ -172,7 +172,7 @@ class APIModel(Model):
 
 def _check_limits(config: Any) -> None:
     """Refuse retry and time limits that cannot work, before any call."""
-    from eicore.config import ConfigError
+    from eicore.run.settings import ConfigError
 
     retries, timeout = getattr(config, "max_retries", 0), getattr(config, "timeout", 1)
     concurrency = getattr(config, "concurrency", None)

@@ -24,9 +24,9 @@ import pluggy
 from loguru import logger
 
 from eicore import hookspecs
-from eicore.config import ConfigError, did_you_mean
-from eicore.data import DataError
-from eicore.redact import redact
+from eicore.datasets.samples import DataError
+from eicore.run.settings import ConfigError, did_you_mean
+from eicore.secrets.masking import redact
 
 hookimpl = pluggy.HookimplMarker("eicore")
 
@@ -48,7 +48,7 @@ GROUPS: dict[str, str] = {
 }
 """Component kind → its Hydra config group."""
 
-BUILTIN_PLUGINS = ("eicore.eibench", "eicore.folder")
+BUILTIN_PLUGINS = ("eicore.datasets.eibench", "eicore.datasets.image_folder")
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from eicore.concurrency import (
+from eicore.run.concurrency import (
     AIMD,
     AdaptiveLimit,
     report_throttle,
     retry_after_seconds,
     throttle_of,
 )
-from eicore.config import ConfigError, run_settings
+from eicore.run.settings import ConfigError, run_settings
 
 
 def test_slow_start_doubles_each_round_trip_then_halves_on_a_429() -> None:

@@ -15,8 +15,8 @@ import yaml
 
 import eicore
 from eicore import hookspecs
-from eicore.cli import USAGE
-from eicore.eibench import EIBenchConfig
+from eicore.commands.cli import USAGE
+from eicore.datasets.eibench import EIBenchConfig
 from eicore.plugins import Registry
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -58,7 +58,7 @@ def test_plugins_lists_the_installed_third_party_plugin(cli: CLI) -> None:
     assert "BROKEN" not in header
     assert registered == [" ".join(r) for r in ECHO_REGISTERED]
     # the first-party plugins come through the very same mechanism
-    assert "dataset eibench" in blocks["eicore.eibench"][1]
+    assert "dataset eibench" in blocks["eicore.datasets.eibench"][1]
     assert any("strategy direct" in regs for _, regs in blocks.values())
     assert any("metric trigger_recall" in regs for _, regs in blocks.values())
 
@@ -71,11 +71,11 @@ def test_plugins_json_parses_and_names_distribution_version_and_registrations(cl
     assert echo["version"] == "1.2.3"
     assert echo["error"] is None
     assert echo["registered"] == ECHO_REGISTERED
-    builtin = by_name(listing)["eicore.eibench"]
+    builtin = by_name(listing)["eicore.datasets.eibench"]
     assert builtin["distribution"] == "eicore" and builtin["registered"] == [["dataset", "eibench"]]
 
 
-BUILTIN = ["eicore.eibench", "eicore.folder"]
+BUILTIN = ["eicore.datasets.eibench", "eicore.datasets.image_folder"]
 
 
 def test_load_plugins_empty_loads_only_the_builtin_datasets(cli: CLI) -> None:
@@ -149,7 +149,7 @@ def test_broken_plugins_are_reported_by_name_and_the_healthy_ones_load(broken_cl
     assert "registration went wrong halfway" in raising["error"]
     # the healthy plugins are untouched
     assert listing["echo"]["error"] is None and listing["echo"]["registered"] == ECHO_REGISTERED
-    assert listing["eicore.eibench"]["error"] is None
+    assert listing["eicore.datasets.eibench"]["error"] is None
     healthy = [
         p for p in listing.values() if p["distribution"] in {"eicore-strategies", "eicore-metrics"}
     ]

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from eicore_test_support import CLI, echo_args, read_json, read_jsonl
 
-from eicore.data import load_basic
+from eicore.datasets.samples import load_basic
 from eicore.log import Recall
-from eicore.report import recall_row
+from eicore.report.run_tables import recall_row
 from eicore.testing.runs import synthetic_images
 from eicore.types import Call, Completion, Judgment, Response, SampleRecord
 from eicore.viewer import write_report

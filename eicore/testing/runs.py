@@ -75,8 +75,8 @@ def run_eicore(
 
     No ``EICORE_*`` variable of this process reaches it; ``env`` adds variables (an API key)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("EICORE_")}
-    command = [sys.executable, "-c", "from eicore.cli import main; main()", "run", *overrides,
-               f"run.root={folder / 'runs'}", "run.progress=false"]  # fmt: skip
+    command = [sys.executable, "-c", "from eicore.commands.cli import main; main()", "run",
+               *overrides, f"run.root={folder / 'runs'}", "run.progress=false"]  # fmt: skip
     return subprocess.run(
         command, cwd=folder, env={**base, "EICORE_CACHE": str(folder / "cache"), **env},
         capture_output=True, text=True, timeout=timeout, check=False,

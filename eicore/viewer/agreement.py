@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from eicore.data import read_jsonl
+from eicore.datasets.samples import read_jsonl
 from eicore.viewer.review import RATING_SCALE, RATINGS, REVIEWS, is_rating
 from eicore.viewer.runs import ViewerError
 

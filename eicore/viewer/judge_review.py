@@ -19,7 +19,7 @@ from pathlib import Path
 from statistics import NormalDist, fmean, pvariance
 from typing import Any
 
-from eicore.data import read_jsonl
+from eicore.datasets.samples import read_jsonl
 from eicore.log.files import write_jsonl
 from eicore.types import SampleRecord
 from eicore.viewer.page import render_page

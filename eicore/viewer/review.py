@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from eicore.data import parse_triggers, read_jsonl
+from eicore.datasets.samples import parse_triggers, read_jsonl
 from eicore.log.files import write_jsonl
-from eicore.store import dump_json
+from eicore.run.store import dump_json
 from eicore.types import Call, Completion
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import ViewerError, read_json

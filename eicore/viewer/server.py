@@ -24,9 +24,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from eicore.log import read as read_log
+from eicore.report.html import build_payload, image_root_of, report_title
 from eicore.viewer.judge_review import answered, checked_labels, judge_review_page, save_labels
 from eicore.viewer.page import render_page
-from eicore.viewer.report import build_payload, image_root_of, report_title
 from eicore.viewer.review import (
     Annotation,
     checked_review,

@@ -8,7 +8,7 @@ from typing import Any
 
 from loguru import logger
 
-from eicore.redact import redact
+from eicore.secrets.masking import redact
 
 
 def _mask(record: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from eicore.data import DataConfig, DataError, emotion_of, read_jsonl
+from eicore.datasets.samples import DataConfig, DataError, emotion_of, read_jsonl
 from eicore.hookspecs import Register
 from eicore.interfaces import Dataset
 from eicore.plugins import hookimpl

@@ -15,11 +15,11 @@ from typing import Any
 
 from loguru import logger
 
-from eicore.config import ConfigError, register_resolvers
-from eicore.data import DataError
+from eicore.datasets.samples import DataError
 from eicore.log import RunLogError
 from eicore.plugins import Command, UnknownComponentError, registry
-from eicore.store import StoreError
+from eicore.run.settings import ConfigError, register_resolvers
+from eicore.run.store import StoreError
 
 USAGE = """usage: eicore <command> [args]
 
@@ -71,19 +71,19 @@ register_resolvers()
 def _task(cfg: Any) -> Any:
     """One Hydra job. Every error ends here as one line (:func:`error_message`), and so does a
     run in which no sample was answered (exit 1); in a sweep the job is recorded as failed
-    (:class:`~eicore.sweeps.JobFailure`) and the other jobs go on."""
+    (:class:`~eicore.run.callbacks.JobFailure`) and the other jobs go on."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from loguru import logger
     from omegaconf import OmegaConf
 
-    from eicore import logs
-    from eicore.evaluation import evaluate
-    from eicore.redact import keep_secrets_of
-    from eicore.sweeps import JobFailure
+    from eicore.run import console
+    from eicore.run.callbacks import JobFailure
+    from eicore.run.job import evaluate
+    from eicore.secrets.masking import keep_secrets_of
 
     keep_secrets_of(OmegaConf.to_container(cfg, resolve=False))  # set in a config file, say
-    logs.configure()  # one format for every line, also an error before the run's own settings
+    console.configure()  # one format for every line, also an error before the run's own settings
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     if multirun:
         _redact_sweep_record(Path(HydraConfig.get().sweep.dir) / "multirun.yaml")
@@ -112,8 +112,8 @@ def error_message(exc: BaseException) -> tuple[str, int]:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from eicore.redact import redact
-    from eicore.scaffold import ScaffoldError
+    from eicore.commands.new_plugin import ScaffoldError
+    from eicore.secrets.masking import redact
 
     if isinstance(exc, HydraException):
         return redact(hydra_message(exc)), 2
@@ -136,8 +136,8 @@ def error_log(exc: BaseException) -> Path | None:
     import time
     import traceback
 
-    from eicore.redact import redact
-    from eicore.store import cache_home
+    from eicore.run.store import cache_home
+    from eicore.secrets.masking import redact
 
     text = "".join(traceback.format_exception(exc))
     entry = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} eicore {' '.join(sys.argv[1:2])}\n{text}"
@@ -161,7 +161,7 @@ def hydra_message(exc: BaseException) -> str:
     from hydra.errors import MissingConfigException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-    from eicore.config import TOP_LEVEL_KEYS, did_you_mean
+    from eicore.run.settings import TOP_LEVEL_KEYS, did_you_mean
 
     text = str(exc)
     if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and exc.options:
@@ -195,7 +195,7 @@ def _redact_sweep_record(path: Path) -> None:
     """Hydra's sweeper saves the raw config as multirun.yaml: mask secrets in it."""
     from omegaconf import OmegaConf
 
-    from eicore.redact import redact_tree
+    from eicore.secrets.masking import redact_tree
 
     if path.is_file():
         tree = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
@@ -291,8 +291,8 @@ def command_help(command: str) -> str:
 
 
 def _check_overrides(command: str, overrides: list[str]) -> None:
-    """Refuse a key where Hydra would print it (eicore.credentials), in one line."""
-    from eicore.credentials import check_overrides
+    """Refuse a key where Hydra would print it (eicore.secrets.keys), in one line."""
+    from eicore.secrets.keys import check_overrides
 
     try:
         check_overrides(overrides)
@@ -310,8 +310,8 @@ def annotate(argv: list[str]) -> None:
 
 
 def score(argv: list[str]) -> None:
-    from eicore import logs, scoring
-    from eicore.config import run_settings
+    from eicore.run import console, rescore
+    from eicore.run.settings import run_settings
 
     parser = argparse.ArgumentParser(
         prog="eicore score", usage="eicore score (<run dir> | --predictions <file>) [overrides...]"
@@ -337,19 +337,19 @@ def score(argv: list[str]) -> None:
         overrides = [f"data.split={args.split}", *overrides]
         if args.data_root:
             overrides.append(f"data.root={args.data_root}")
-    cfg = scoring.compose(null_groups(overrides))
-    logs.configure(None, run_settings(cfg).log_level)
+    cfg = rescore.compose(null_groups(overrides))
+    console.configure(None, run_settings(cfg).log_level)
     if run_dir is not None:
-        out, result = scoring.score_run(run_dir, cfg)
+        out, result = rescore.score_run(run_dir, cfg)
     else:
         answered_by = {"model": args.model, "strategy": args.strategy}
-        out, result = scoring.score_predictions(args.predictions, cfg, args.out, answered_by)
-    print(scoring.summary(result, str(out)))
+        out, result = rescore.score_predictions(args.predictions, cfg, args.out, answered_by)
+    print(rescore.summary(result, str(out)))
 
 
 def report(argv: list[str]) -> None:
-    from eicore.rundirs import collect
-    from eicore.summary import write_summary
+    from eicore.log.directories import collect
+    from eicore.report.summary import write_summary
 
     parser = argparse.ArgumentParser(prog="eicore report")
     parser.add_argument("dirs", nargs="+", type=Path, help="run and sweep directories")
@@ -363,7 +363,7 @@ def report(argv: list[str]) -> None:
 
 
 def merge(argv: list[str]) -> None:
-    from eicore.merge import merge as merge_shards
+    from eicore.run.merge import merge as merge_shards
 
     parser = argparse.ArgumentParser(prog="eicore merge")
     parser.add_argument("shards", nargs="+", type=Path, help="the run directories of the shards")
@@ -389,8 +389,8 @@ def plugins(argv: list[str]) -> None:
 
 
 def cache(argv: list[str]) -> None:
-    from eicore import cache_admin
-    from eicore.store import cache_home
+    from eicore.commands.cache import clear, verify
+    from eicore.run.store import cache_home
 
     parser = argparse.ArgumentParser(prog="eicore cache")
     parser.add_argument("action", choices=("verify", "clear"))
@@ -399,24 +399,24 @@ def cache(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     path = (args.cache_dir or cache_home()) / "calls.sqlite"
     if args.action == "clear":
-        removed = cache_admin.clear(path)
+        removed = clear(path)
         print(f"removed {', '.join(map(str, removed))}" if removed else f"{path}: no cache here")
         return
-    report = cache_admin.verify(path, repair=args.repair)
+    report = verify(path, repair=args.repair)
     print(report.summary())
     if not report.sound:
         raise SystemExit(1)
 
 
 def new_plugin(argv: list[str]) -> None:
-    from eicore import scaffold
+    from eicore.commands.new_plugin import KINDS, write_plugin
 
     parser = argparse.ArgumentParser(prog="eicore new-plugin")
     parser.add_argument("name", help="the component's name, e.g. acme-chat (`model=acme-chat`)")
-    parser.add_argument("--kind", required=True, choices=scaffold.KINDS)
+    parser.add_argument("--kind", required=True, choices=KINDS)
     parser.add_argument("--dir", type=Path, default=Path("."), help="where its folder goes")
     args = parser.parse_args(argv)
-    folder = scaffold.new_plugin(args.name, args.kind, args.dir)
+    folder = write_plugin(args.name, args.kind, args.dir)
     print(f"wrote {folder}\nnext: cd {folder} && pip install -e '.[test]' && pytest")
 
 
@@ -474,7 +474,7 @@ def usage() -> str:
 
 
 def main() -> None:
-    from eicore.threads import cpu_threads
+    from eicore.run.threads import cpu_threads
 
     cpu_threads()  # before torch or a BLAS library loads: they read their pool sizes then
     args = sys.argv[1:]
@@ -486,7 +486,7 @@ def main() -> None:
     if command not in known:
         print(f"eicore: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
-    from eicore.redact import masked_output
+    from eicore.secrets.masking import masked_output
 
     try:
         with masked_output():

@@ -1,5 +1,6 @@
-"""The paper's result tables as data (``paper_results.csv``: the README of EIBench at the pinned
-commit, every cell, both judges), and the lookup that sets a run's cell beside the paper's.
+"""The paper's result tables as data (``results.csv`` beside this module: the README of EIBench
+at the pinned commit, every cell, both judges), and the lookup that sets a run's cell beside the
+paper's.
 
 A run's cell is compared only when it is the paper's protocol: a paper judge preset
 (``paper-llama3``, ``paper-gpt``), the paper's prompt (strategy ``paper`` with the script's own
@@ -55,7 +56,7 @@ class PaperCell:
 @cache
 def paper_cells() -> dict[tuple[str, str, str, str], PaperCell]:
     """(split, setting, model, cell) → the paper's cell."""
-    text = resources.files("eicore").joinpath("paper_results.csv").read_text(encoding="utf-8")
+    text = resources.files("eicore.paper").joinpath("results.csv").read_text(encoding="utf-8")
     cells = {}
     for row in csv.DictReader(text.splitlines()):
         values = {j: float(row[j]) for j in JUDGE_COLUMNS.values()}

@@ -10,10 +10,10 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 
-from eicore.concurrency import AIMD, AdaptiveLimit
 from eicore.interfaces import Model
-from eicore.redact import redact
-from eicore.store import CallCache, RunStore
+from eicore.run.concurrency import AIMD, AdaptiveLimit
+from eicore.run.store import CallCache, RunStore
+from eicore.secrets.masking import redact
 from eicore.types import Call, Completion, Prompt
 
 
@@ -44,7 +44,7 @@ class ModelClient:
     allows (API models). A larger ``max_batch_size`` sends prompts through one queue: while a
     batch runs, the next fills up, so batches grow with the run's concurrency (local models).
     With ``adaptive`` (``run.concurrency=auto``), per-prompt calls are limited by an
-    :class:`~eicore.concurrency.AdaptiveLimit` of at most that many calls instead.
+    :class:`~eicore.run.concurrency.AdaptiveLimit` of at most that many calls instead.
     """
 
     def __init__(self, model: Model, cache: CallCache | None, adaptive: int | None = None) -> None:

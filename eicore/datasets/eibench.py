@@ -15,11 +15,11 @@ from typing import Any
 
 from loguru import logger
 
-from eicore.data import DataConfig, DataError, load_basic, load_complex
+from eicore.datasets.samples import DataConfig, DataError, load_basic, load_complex
 from eicore.hookspecs import Register
 from eicore.interfaces import Dataset
 from eicore.plugins import hookimpl
-from eicore.store import cache_home
+from eicore.run.store import cache_home
 from eicore.types import Sample
 
 COMMIT = "aff98d088367e60ac412905dd534f0cf062386b7"

@@ -100,7 +100,7 @@ def render(names: PluginNames, kind: str) -> dict[str, str]:
     }
 
 
-def new_plugin(name: str, kind: str, parent: Path) -> Path:
+def write_plugin(name: str, kind: str, parent: Path) -> Path:
     """Write the plugin into ``parent/<distribution>``; never over an existing path."""
     names = PluginNames.of(name)
     files = render(names, kind)

@@ -10,12 +10,12 @@ from typing import Any
 
 from loguru import logger
 
-from eicore import paper_tables
 from eicore.log import RunLog
 from eicore.log import read as read_log
-from eicore.report import COLUMNS
-from eicore.store import write_atomically
-from eicore.threads import budget
+from eicore.paper import tables
+from eicore.report.run_tables import COLUMNS
+from eicore.run.store import write_atomically
+from eicore.run.threads import budget
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import RunInfo, distinct_labels, run_info, summary_rows
 from eicore.viewer.samples import sample_entries
@@ -84,7 +84,7 @@ def build_payload(
         ],
         "columns": list(COLUMNS),
         "summary": summary_rows(runs, labels),
-        "cfsaFootnote": paper_tables.CFSA_FOOTNOTE,
+        "cfsaFootnote": tables.CFSA_FOOTNOTE,
         "plots": plot_uris(plots_folder) if plots_folder else [],
         "imageBase": image_base,
         "samples": samples,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eicore.summary import SETTINGS, Row
+from eicore.report.summary import SETTINGS, Row
 from eicore.types import EMOTIONS
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 of judges that ask a model.
 
 A judge that :attr:`~eicore.interfaces.Judge.asks_model` reaches its model the way a strategy
-does: through a :class:`~eicore.calls.ModelClient` in the role ``judge:<name>``, so its calls
+does: through a :class:`~eicore.run.calls.ModelClient` in the role ``judge:<name>``, so its calls
 are cached, deduplicated, replayed, traced in the sample's record, and counted and costed in the
 run's usage.
 """
@@ -15,12 +15,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from eicore.calls import ModelClient
-from eicore.config import ConfigError
 from eicore.interfaces import Judge, ModelRole
 from eicore.plugins import registry
-from eicore.redact import redact_tree
-from eicore.store import CallCache
+from eicore.run.calls import ModelClient
+from eicore.run.settings import ConfigError
+from eicore.run.store import CallCache
+from eicore.secrets.masking import redact_tree
 from eicore.types import Judgment, Sample
 
 JUDGE_ROLE = "judge:"

@@ -1,23 +1,50 @@
-"""The Hydra callback of ``eicore run -m``: each job records itself in the sweep directory (in
-whichever process or node runs it), and at the end of the multirun the launching process
-gathers every job's run directory from disk into summary.md/.csv/.tex and the plots."""
+"""eicore's Hydra callbacks: the run (or sweep) directory made before a job starts; and under
+``eicore run -m``, each job recording itself in the sweep directory (in whichever process or
+node runs it), and at the end of the multirun the launching process gathering every job's run
+directory from disk into summary.md/.csv/.tex and the plots."""
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore.redact import redact_tree
-from eicore.rundirs import Job, clear_jobs, read_jobs, sweep_runs, write_job
-from eicore.summary import write_summary
+from eicore.log.directories import Job, clear_jobs, read_jobs, sweep_runs, write_job
+from eicore.report.summary import write_summary
+from eicore.secrets.masking import redact_tree
+
+
+class RunDirectoryCheck(Callback):
+    """Hydra callback: make the run (or sweep) folder before the job starts, so that a run root
+    that cannot be written (a file, a read-only path) ends the command with one clear line and
+    exit status 2, before any data is read or any model called."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # run.name reads Hydra's choices
+        _make_folder(Path(config.hydra.run.dir))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)
+        _make_folder(Path(config.hydra.sweep.dir))
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"eicore: cannot write the run directory {folder}: {exc}; set run.root", file=sys.stderr
+        )
+        raise SystemExit(2) from None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """API keys for model plugins: read from a named environment variable when a model is built.
 
 A key never goes in a config: the config names the variable (``api_key_env``), and the name
-must be one whose value :mod:`eicore.redact` masks in logs and records. The command line is
+must be one whose value :mod:`eicore.secrets.masking` masks in logs and records. The command line is
 checked before Hydra reads it (:func:`check_overrides`): Hydra echoes overrides in its error
 messages, so a key given where a variable name or an ordinary setting belongs is refused, and
 never shown.
@@ -13,8 +13,8 @@ import os
 import re
 from collections.abc import Sequence
 
-from eicore.config import ConfigError
-from eicore.redact import SECRET_ENV, SECRET_FIELD, keep_secret, looks_like_key
+from eicore.run.settings import ConfigError
+from eicore.secrets.masking import SECRET_ENV, SECRET_FIELD, keep_secret, looks_like_key
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 HIDDEN = "(the value is not shown: it may be a key)"

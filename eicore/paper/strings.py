@@ -2,7 +2,7 @@
 
 The scripts come from ``paper.root`` (or ``$EICORE_PAPER``: a checkout of the EIBench repository
 at the pinned commit), else they are downloaded once from that commit, checked against the pinned
-sha256 and cached — like the annotation files (:mod:`eicore.eibench`). A string is found by
+sha256 and cached — like the annotation files (:mod:`eicore.datasets.eibench`). A string is found by
 parsing its script with :mod:`ast` at a named place (function, assigned variable or dict key);
 eicore holds the places and the digests, not the sentences. Lines the authors left commented out
 (the non-CoT prompts of the LLaVA and MiniGPT-v2 scripts) are parsed from the comment tokens.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from loguru import logger
 
-from eicore.data import DataError
-from eicore.eibench import COMMIT
-from eicore.store import cache_home
+from eicore.datasets.eibench import COMMIT
+from eicore.datasets.samples import DataError
+from eicore.run.store import cache_home
 
 SOURCE = f"https://raw.githubusercontent.com/Lum1104/EIBench/{COMMIT}"
 FILES = {

@@ -2,7 +2,7 @@
 
 Each finished sample is written to the run store at once; a failing sample is recorded with
 its error and never stops the run; samples already answered in the store are skipped. Only a
-store that cannot be read or written (:class:`~eicore.store.StoreError`: the run directory or
+store that cannot be read or written (:class:`~eicore.run.store.StoreError`: the run directory or
 the call cache) stops the run, since no further result could be kept or trusted.
 """
 
@@ -19,12 +19,12 @@ from pathlib import Path
 from loguru import logger
 from tqdm import tqdm
 
-from eicore import images
-from eicore.calls import ModelClient, RoleHandle
+from eicore.datasets import images
 from eicore.interfaces import Judge, Strategy
-from eicore.judging import JUDGE_ROLE, judge_role
-from eicore.redact import redact
-from eicore.store import RunStore, StoreError
+from eicore.run.calls import ModelClient, RoleHandle
+from eicore.run.judges import JUDGE_ROLE, judge_role
+from eicore.run.store import RunStore, StoreError
+from eicore.secrets.masking import redact
 from eicore.types import Call, Judgment, Response, Sample, SampleRecord
 
 

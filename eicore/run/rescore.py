@@ -25,21 +25,22 @@ import yaml
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore import logs, report, threads
-from eicore.calls import ModelClient, RoleHandle
-from eicore.config import ConfigError, config_hash, run_settings, snapshot
-from eicore.data import DataError, read_jsonl
-from eicore.evaluation import build_metrics, call_cost, open_call_cache
+from eicore.datasets.samples import DataError, read_jsonl
 from eicore.interfaces import Dataset, Judge, ModelRole
-from eicore.judging import JUDGE_ROLE, build_judges, describe_judges, judge_clients
 from eicore.log import RoleUsage, RunLog, usage_of
 from eicore.log import read as read_log
 from eicore.log.files import METRICS, read_records
 from eicore.log.finish import finish
 from eicore.plugins import registry
-from eicore.redact import MASK, SECRET_FIELD
-from eicore.runner import judge_answer
-from eicore.store import RunStore
+from eicore.report import run_tables
+from eicore.run import console, threads
+from eicore.run.calls import ModelClient, RoleHandle
+from eicore.run.job import build_metrics, call_cost, open_call_cache
+from eicore.run.judges import JUDGE_ROLE, build_judges, describe_judges, judge_clients
+from eicore.run.loop import judge_answer
+from eicore.run.settings import ConfigError, config_hash, run_settings, snapshot
+from eicore.run.store import RunStore
+from eicore.secrets.masking import MASK, SECRET_FIELD
 from eicore.types import Response, Sample, SampleRecord
 
 
@@ -208,7 +209,7 @@ async def stored_judging(
     own) and their models through the shared call cache; every client is closed on exit."""
     cfg = compose(overrides)
     settings = run_settings(cfg)
-    logs.configure(None, settings.log_level)
+    console.configure(None, settings.log_level)
     threads.set_threads(settings.threads)
     records = stored_records(run_dir)
     judges = build_judges(judges_config(cfg, run_dir))
@@ -271,7 +272,7 @@ def score(
     made them counted and priced them (``answered_usage``; else as their traces count them).
     """
     settings = run_settings(cfg)
-    logs.configure(None, settings.log_level)
+    console.configure(None, settings.log_level)
     threads.set_threads(settings.threads)
     metrics = build_metrics(cfg)
     judges = build_judges(judging)
@@ -283,8 +284,8 @@ def score(
         label = "+".join(j.name for j in judges) + "__" + config_hash(judging)
         out = out_parent / label
         out.mkdir(parents=True, exist_ok=True)
-        logs.configure(out, settings.log_level)
-        closing.callback(logs.configure, None, settings.log_level)
+        console.configure(out, settings.log_level)
+        closing.callback(console.configure, None, settings.log_level)
         config_text = snapshot(judging)
         (out / "config.yaml").write_text(config_text, encoding="utf-8")
         described = describe_judges(judges, clients)
@@ -350,7 +351,7 @@ def summary(log: RunLog, label: str) -> str:
     """The printed table with how many samples were scored of how many there are, and what the
     judges' calls cost."""
     n_data = (log.source or {}).get("n_data_samples", log.completeness.n_samples)
-    lines = [report.run_table(label, log, n_data)]
+    lines = [run_tables.run_table(label, log, n_data)]
     for role, usage in log.usage.items():
         if role.startswith(JUDGE_ROLE):
             cost = "" if usage.cost_usd is None else f", ${usage.cost_usd:.4f}"

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from eicore.interfaces import RUNTIME_FIELDS
-from eicore.redact import SECRET_FIELD, redact_tree
+from eicore.secrets.masking import SECRET_FIELD, redact_tree
 
 IDENTITY_KEYS = ("data", "model", "roles", "strategy", "judge", "judges", "metrics")
 """The parts of a config that decide a run's results (``run.*`` only decides how it runs)."""
@@ -34,14 +34,14 @@ class RunSettings:
     """Folder of run directories (multiruns go to ``<root>/sweeps``)."""
     concurrency: int = 8
     """Samples in flight at once; ``auto``: ``max_concurrency`` samples, and each API model's
-    calls in flight found by AIMD (:mod:`eicore.concurrency`)."""
+    calls in flight found by AIMD (:mod:`eicore.run.concurrency`)."""
     max_concurrency: int = 64
     """``concurrency=auto``: the most samples, and calls to one model, in flight."""
     auto_concurrency: bool = False
     """Set by ``concurrency=auto``."""
     threads: int | None = None
     """CPU threads for torch and BLAS/OpenMP pools; None: the CPUs this process may use
-    (affinity, cgroup quota, ``SLURM_CPUS_PER_TASK``; :mod:`eicore.threads`)."""
+    (affinity, cgroup quota, ``SLURM_CPUS_PER_TASK``; :mod:`eicore.run.threads`)."""
     cache: bool = True
     """Reuse identical model calls from the shared call cache."""
     cache_dir: str | None = None

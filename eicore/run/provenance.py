@@ -13,9 +13,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from eicore.config import config_hash, snapshot
 from eicore.interfaces import Dataset, Metric
 from eicore.plugins import registry
+from eicore.run.settings import config_hash, snapshot
 
 CHOICE_GROUPS = ("model", "strategy", "data", "judge", "experiment")
 """Hydra config groups whose chosen names label a run in summaries (``model=gpt-4o``…)."""
@@ -30,7 +30,7 @@ def _git(root: Path, *args: str) -> str:
 def git_revision(root: Path | None = None) -> dict[str, Any] | None:
     """``{"commit", "dirty"}`` of the git checkout eicore is imported from; None when eicore
     is installed from a wheel (or git is unavailable)."""
-    root = root or Path(__file__).resolve().parents[1]
+    root = root or Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None
     try:

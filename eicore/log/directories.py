@@ -12,7 +12,7 @@ from typing import Any
 from eicore.log import Provenance, RunLog, RunLogError
 from eicore.log import read as read_log
 from eicore.log.files import METRICS, read_config, read_json
-from eicore.store import dump_json
+from eicore.run.store import dump_json
 
 JOBS = ".eicore-job-*.json"
 """Job records of a sweep directory, one per launched job (``*`` is the job number)."""

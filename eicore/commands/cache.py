@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eicore.store import CallCache, entry_digest
+from eicore.run.store import CallCache, entry_digest
 from eicore.types import Completion
 
 SIDE_FILES = ("-wal", "-shm")

@@ -15,17 +15,17 @@ import yaml
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore.config import config_hash, identity_tree, snapshot
-from eicore.data import parse_shard, select
-from eicore.evaluation import build_metrics
+from eicore.datasets.samples import parse_shard, select
 from eicore.interfaces import Dataset, Strategy
 from eicore.log import Provenance, RoleUsage, RunLog
+from eicore.log.directories import RunDirError, load_run
 from eicore.log.finish import finish
 from eicore.plugins import registry
-from eicore.rundirs import RunDirError, load_run
-from eicore.scoring import stored_records
-from eicore.store import RunStore
-from eicore.summary import flatten
+from eicore.report.summary import flatten
+from eicore.run.job import build_metrics
+from eicore.run.rescore import stored_records
+from eicore.run.settings import config_hash, identity_tree, snapshot
+from eicore.run.store import RunStore
 from eicore.types import SampleRecord
 
 

@@ -12,9 +12,18 @@ import yaml
 from loguru import logger
 from omegaconf import DictConfig, OmegaConf
 
-from eicore import logs, report, threads
-from eicore.calls import ModelClient, RoleHandle
-from eicore.config import (
+from eicore.datasets.samples import report_defects, select
+from eicore.interfaces import Dataset, Judge, Metric, Strategy
+from eicore.log import Provenance, RunLog
+from eicore.log.finish import finish
+from eicore.plugins import registry
+from eicore.report import run_tables
+from eicore.run import console, threads
+from eicore.run.calls import ModelClient, RoleHandle
+from eicore.run.judges import build_judges, describe_judges, judge_clients
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.provenance import run_provenance
+from eicore.run.settings import (
     ConfigError,
     RunSettings,
     check_top_level,
@@ -22,16 +31,8 @@ from eicore.config import (
     run_settings,
     snapshot,
 )
-from eicore.data import report_defects, select
-from eicore.interfaces import Dataset, Judge, Metric, Strategy
-from eicore.judging import build_judges, describe_judges, judge_clients
-from eicore.log import Provenance, RunLog
-from eicore.log.finish import finish
-from eicore.plugins import registry
-from eicore.provenance import run_provenance
-from eicore.redact import redact_tree
-from eicore.runner import Components, Progress, run_samples
-from eicore.store import CallCache, RunStore, cache_home
+from eicore.run.store import CallCache, RunStore, cache_home
+from eicore.secrets.masking import redact_tree
 from eicore.types import Call, Sample, SampleRecord
 
 
@@ -49,7 +50,7 @@ def evaluate(cfg: DictConfig) -> RunLog:
     """Run (or resume) the job ``cfg`` describes; returns its run log."""
     check_top_level(cfg)
     settings = run_settings(cfg)
-    logs.configure(None, settings.log_level)
+    console.configure(None, settings.log_level)
     threads.set_threads(settings.threads)
     started = time.perf_counter()
     reg = registry()
@@ -75,8 +76,8 @@ def evaluate(cfg: DictConfig) -> RunLog:
         store = RunStore(run_dir)
         closing.callback(store.close)
         store.check_config(config_hash(cfg))
-        logs.configure(run_dir, settings.log_level)
-        closing.callback(logs.configure, None, settings.log_level)
+        console.configure(run_dir, settings.log_level)
+        closing.callback(console.configure, None, settings.log_level)
         config_text = snapshot(cfg)
         (run_dir / "config.yaml").write_text(config_text, encoding="utf-8")
         logger.info("run {}: {} samples → {}", settings.name, len(samples), run_dir)
@@ -208,7 +209,7 @@ def _summarise(
         label = (
             f"{cfg.model.plugin} / {cfg.strategy.plugin} / {OmegaConf.select(cfg, 'data.split')}"
         )
-        print(report.run_table(label, log, progress.total))
+        print(run_tables.run_table(label, log, progress.total))
     total = log.total_usage
     if total.cost_usd is not None:
         unpriced = total.calls_unpriced

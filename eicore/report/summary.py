@@ -15,20 +15,21 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from eicore import paper_tables, report
-from eicore.config import identity_tree
 from eicore.log import Recall
-from eicore.provenance import digest, judge_ids
-from eicore.rundirs import RunResult
+from eicore.log.directories import RunResult
+from eicore.paper import tables
+from eicore.report import run_tables
+from eicore.run.provenance import digest, judge_ids
+from eicore.run.settings import identity_tree
 from eicore.types import EMOTIONS
 
 SETTINGS = ("direct", "caption", "caption-text-only", "cot", "cfsa")
 """The paper's settings in the order its tables (and the setting-effect plot) show them."""
 
 BASIC = (*EMOTIONS, "overall", "macro")
-"""The basic split's cells of a row, in table order (report.COLUMNS)."""
+"""The basic split's cells of a row, in table order (run_tables.COLUMNS)."""
 
-HEADER = ("Setting", "Model", *report.COLUMNS, "Complex", "Failed", "Unparsed")
+HEADER = ("Setting", "Model", *run_tables.COLUMNS, "Complex", "Failed", "Unparsed")
 
 CSV_FIELDS = (
     "setting", "model", "split", "judge", "cell", "recall", "ci_low", "ci_high", "n",
@@ -38,9 +39,9 @@ CSV_FIELDS = (
 )  # fmt: skip
 
 CFSA_MARK, CFSA_NOTE, CFSA_FOOTNOTE = (
-    paper_tables.CFSA_MARK,
-    paper_tables.CFSA_NOTE,
-    paper_tables.CFSA_FOOTNOTE,
+    tables.CFSA_MARK,
+    tables.CFSA_NOTE,
+    tables.CFSA_FOOTNOTE,
 )
 
 
@@ -65,7 +66,7 @@ class Row:
         run = self.runs.get(split)
         if run is None or run.log is None:
             return None
-        return report.measure_by_judge(run.log, key).get(judge)
+        return run_tables.measure_by_judge(run.log, key).get(judge)
 
     def value(
         self, split: str, judge: str, cell: str, key: str = "recall"
@@ -179,29 +180,29 @@ def _label_variants(
 
 def paper_recall(row: Row, split: str, judge: str, cell: str) -> float | None:
     """The paper's value (×100) of this cell under this judge, when the row follows the paper's
-    protocol (:mod:`eicore.paper_tables`); else None."""
+    protocol (:mod:`eicore.paper.tables`); else None."""
     run, recall = row.runs.get(split), row.recall(split, judge)
     if run is None or run.log is None or recall is None:
         return None
-    setting = paper_tables.paper_setting(run.config, run.source)
-    column = paper_tables.judge_presets(run.log.judges).get(judge)
+    setting = tables.paper_setting(run.config, run.source)
+    column = tables.judge_presets(run.log.judges).get(judge)
     whole = cell in ("overall", "macro")
     scored = recall.n_scored if whole else recall.n_by_emotion.get(cell, 0)
-    return paper_tables.paper_value(split, setting, run.model, cell, column, scored)
+    return tables.paper_value(split, setting, run.model, cell, column, scored)
 
 
 def _with_paper(text: str, row: Row, split: str, judges: Sequence[str], cell: str) -> str:
     comparisons = [
-        paper_tables.delta_text(row.value(split, j, cell)[0], paper_recall(row, split, j, cell))
+        tables.delta_text(row.value(split, j, cell)[0], paper_recall(row, split, j, cell))
         for j in judges
     ]
-    return paper_tables.with_paper(text, comparisons)
+    return tables.with_paper(text, comparisons)
 
 
 def _cells(row: Row, judges: Sequence[str]) -> list[str]:
-    basic = report.judged_row([row.recall("basic", j) for j in judges])
+    basic = run_tables.judged_row([row.recall("basic", j) for j in judges])
     basic = [_with_paper(t, row, "basic", judges, c) for t, c in zip(basic, BASIC, strict=True)]
-    complex_ = report.judged_row([row.recall("complex", j) for j in judges])[4]
+    complex_ = run_tables.judged_row([row.recall("complex", j) for j in judges])[4]
     complex_ = _with_paper(complex_, row, "complex", judges, "overall")
     failed = sum(r.log.completeness.n_failed for r in row.runs.values() if r.log)
     unparsed = [
@@ -232,8 +233,9 @@ QUALITY_NOTE = (
 
 def _with_ci(value: float | None, ci: list[float] | None) -> str:
     if value is None:
-        return report.pct(None)
-    return report.pct(value) + (f" [{report.pct(ci[0])}, {report.pct(ci[1])}]" if ci else "")
+        return run_tables.pct(None)
+    pct = run_tables.pct
+    return pct(value) + (f" [{pct(ci[0])}, {pct(ci[1])}]" if ci else "")
 
 
 def quality_rows(rows: Sequence[Row], judges: Sequence[str]) -> list[list[str]]:
@@ -267,7 +269,7 @@ def ppi_rows(rows: Sequence[Row]) -> list[list[str]]:
         for split, run in sorted(row.runs.items()):
             for judge, found in run_ppi(run.path).items():
                 body.append([
-                    row.setting, row.model, split, judge, report.pct(found["judge_recall"]),
+                    row.setting, row.model, split, judge, run_tables.pct(found["judge_recall"]),
                     _with_ci(found["recall"], found["ci"]),
                     f"{found['n_labelled']} of {found['n_labelled'] + found['n_unlabelled']}",
                 ])  # fmt: skip
@@ -344,17 +346,17 @@ def to_markdown(
         + " Cells of the paper's protocol (paper judge preset, paper prompt, paper model) show"
         + " the paper's value and the difference: `(paper 54.37, −0.27)`."
     )
-    lines += ["", report.markdown(HEADER, table_rows(summary_rows, judges)), ""]
+    lines += ["", run_tables.markdown(HEADER, table_rows(summary_rows, judges)), ""]
     if any(row.setting == "cfsa" for row in summary_rows):
         lines += [CFSA_FOOTNOTE, ""]
     quality = quality_rows(summary_rows, judges)
     if quality:
         lines += ["## Precision beside recall", "", QUALITY_NOTE, ""]
-        lines += [report.markdown(QUALITY_HEADER, quality), ""]
+        lines += [run_tables.markdown(QUALITY_HEADER, quality), ""]
     corrected = ppi_rows(summary_rows)
     if corrected:
         lines += ["## Recall corrected by human labels (PPI)", "", PPI_NOTE, ""]
-        lines += [report.markdown(PPI_HEADER, corrected), ""]
+        lines += [run_tables.markdown(PPI_HEADER, corrected), ""]
     if warnings:
         lines += ["## Warnings", "", *(f"- {w}" for w in warnings), ""]
     failed = [r for r in runs if r.log is None]
@@ -370,7 +372,7 @@ def to_markdown(
         for row in summary_rows for split, run in sorted(row.runs.items()) if run.log
     ]  # fmt: skip
     header = ["Setting", "Model", "Split", "Samples", "Complete", "Config", "Directory"]
-    lines += ["## Runs", "", report.markdown(header, listed), ""]
+    lines += ["## Runs", "", run_tables.markdown(header, listed), ""]
     lines += ["## Provenance", "", *provenance_lines(runs), ""]
     return "\n".join(lines)
 
@@ -495,7 +497,7 @@ def write_summary(out_dir: Path, runs: Sequence[RunResult]) -> Summary:
     """summary.md, summary.csv, summary.tex, the plots (PNG and SVG) and report.html (the
     viewer) of ``runs`` in ``out_dir``: the one writer behind the sweep callback and
     ``eicore report``."""
-    from eicore.plots import write_plots
+    from eicore.report.plots import write_plots
     from eicore.viewer import write_report
 
     summary = summarise(runs)

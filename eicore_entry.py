@@ -56,9 +56,12 @@ def exit_now(code: int | str | None) -> None:
 
 
 def interrupted() -> None:
-    """Say what an interrupt kept, and exit 130 (a second Ctrl-C meanwhile is ignored)."""
+    """Say what an interrupt kept (and which provider batches still run), and exit 130 (a
+    second Ctrl-C meanwhile is ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    print(INTERRUPTED, file=sys.stderr, flush=True)
+    batches = sys.modules.get("eicore.run.batches")  # loaded: provider batches may be pending
+    line = batches.interrupted_message() if batches is not None else None
+    print(line or INTERRUPTED, file=sys.stderr, flush=True)
     raise SystemExit(130) from None
 
 

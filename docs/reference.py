@@ -149,6 +149,14 @@ def configuration_page() -> str:
                 "",
                 field_table(reg.config_class, prefix.format(name=name)),
             ]
+        presets = sorted(registry.presets[kind].values(), key=lambda p: p.name)
+        if presets:
+            out += ["", f"#### Presets of {TITLES[kind].lower()}", "", "| preset | of | what |",
+                    "|---|---|---|"]  # fmt: skip
+            out += [
+                f"| `{choose.format(name=p.name)}` | `{p.of}` ({p.plugin}) | {p.doc} |"
+                for p in presets
+            ]
     return "\n".join(out) + "\n"
 
 

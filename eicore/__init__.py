@@ -8,10 +8,12 @@ run log. Everything else in ``eicore.*`` is internal; test aids are in ``eicore.
 
 from eicore.datasets.images import read as read_image
 from eicore.datasets.samples import DataConfig, DataError, read_jsonl
-from eicore.hookspecs import Register, RegisterCommand
+from eicore.hookspecs import Register, RegisterCommand, RegisterPreset
 from eicore.interfaces import (
     APIModel,
     APIModelConfig,
+    BatchError,
+    BatchStatus,
     Dataset,
     Judge,
     Metric,
@@ -58,6 +60,7 @@ from eicore.types import (
     record_from_dict,
     record_to_dict,
 )
+from eicore.viewer.agreement import cohen_kappa
 
 __all__ = [
     "BASIC_JUDGES",
@@ -74,6 +77,8 @@ __all__ = [
     "APIModelConfig",
     "AnswerItem",
     "AnswerError",
+    "BatchError",
+    "BatchStatus",
     "Call",
     "Completion",
     "ConfigError",
@@ -92,6 +97,7 @@ __all__ = [
     "RefusalError",
     "Register",
     "RegisterCommand",
+    "RegisterPreset",
     "Registration",
     "Response",
     "RoleUsage",
@@ -105,6 +111,7 @@ __all__ = [
     "api_key",
     "build",
     "cache_home",
+    "cohen_kappa",
     "cpu_threads",
     "evaluate",
     "excerpt",

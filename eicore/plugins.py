@@ -3,7 +3,8 @@
 Plugins come from the ``eicore`` entry-point group (``EICORE_LOAD_PLUGINS`` narrows it to a
 comma-separated list of distributions; set and empty loads none). A plugin that fails to
 import, to validate against the hookspecs, or to register is reported by name and skipped.
-Every registration also puts its config dataclass into Hydra's ConfigStore.
+Every registration also puts its config dataclass into Hydra's ConfigStore, and every preset
+(a named setting of a registered component) a config node of its group.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import importlib
 import importlib.metadata
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
@@ -62,6 +63,24 @@ class Registration:
     plugin: str
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A named setting of a registered component (``of``): composing ``<group>=<name>`` is
+    composing ``<group>=<of>`` with ``settings`` (and the nested ``defaults``) on top."""
+
+    kind: str
+    name: str
+    of: str
+    doc: str
+    settings: Mapping[str, Any]
+    defaults: tuple[Mapping[str, str], ...]
+    plugin: str
+
+    def node(self) -> dict[str, Any]:
+        """The preset as Hydra composes it: a defaults list, then its own settings."""
+        return {"defaults": [self.of, *map(dict, self.defaults), "_self_"], **self.settings}
+
+
 @dataclass
 class PluginInfo:
     """One loaded (or failed) plugin, as ``eicore plugins`` shows it."""
@@ -106,6 +125,7 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.components: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        self.presets: dict[str, dict[str, Preset]] = {kind: {} for kind in KINDS}
         self.commands: dict[str, Command] = {}
         self._failed: set[tuple[str, str]] = set()
         for module_name in BUILTIN_PLUGINS:
@@ -157,25 +177,64 @@ class Registry:
                 logger.warning("plugin {!r} ({}) skipped: {}", name, info.distribution, exc)
 
     def _collect(self) -> None:
-        hooks = [*KINDS.items(), ("command", "eicore_register_commands")]
+        hooks = [
+            *KINDS.items(),
+            ("preset", "eicore_register_presets"),  # after every component they may name
+            ("command", "eicore_register_commands"),
+        ]
         for kind, hook_name in hooks:
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self.plugins[impl.plugin_name]
                 if info.error:
                     continue
-                register = (
-                    self._register_command(info)
-                    if kind == "command"
-                    else self._register_into(kind, info)
-                )
+                if kind == "command":
+                    register = self._register_command(info)
+                elif kind == "preset":
+                    register = self._register_preset(info)
+                else:
+                    register = self._register_into(kind, info)
                 try:
                     impl.function(register=register)
                 except Exception as exc:
                     info.error = f"{type(exc).__name__} in {hook_name}: {exc}"
                     logger.warning("plugin {!r} skipped: {}", info.name, info.error)
-                    for k, n in info.registered:
-                        (self.commands if k == "command" else self.components[k]).pop(n, None)
-                    info.registered.clear()
+                    self._forget(info)
+
+    def _forget(self, info: PluginInfo) -> None:
+        """Undo what a plugin that failed to register had registered."""
+        for kind, name in info.registered:
+            if kind == "command":
+                self.commands.pop(name, None)
+            elif kind == "preset":
+                group, _, preset = name.partition("=")
+                kind_of = {g: k for k, g in GROUPS.items()}[group]
+                self.presets[kind_of].pop(preset, None)
+            else:
+                self.components[kind].pop(name, None)
+        info.registered.clear()
+
+    def _register_preset(self, info: PluginInfo) -> Callable[..., None]:
+        def register(
+            kind: str,
+            name: str,
+            *,
+            of: str,
+            doc: str,
+            settings: Mapping[str, Any],
+            defaults: Sequence[Mapping[str, str]] = (),
+        ) -> None:
+            if kind not in KINDS:
+                raise ValueError(f"preset {name!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+            taken = self.components[kind].get(name) or self.presets[kind].get(name)
+            if taken is not None:
+                raise ValueError(
+                    f"{kind} {name!r} is already registered by plugin {taken.plugin!r}"
+                )
+            preset = Preset(kind, name, of, doc, dict(settings), tuple(defaults), info.name)
+            self.presets[kind][name] = preset
+            info.registered.append(("preset", f"{GROUPS[kind]}={name}"))
+
+        return register
 
     def _register_command(self, info: PluginInfo) -> Callable[..., None]:
         def register(name: str, main: Callable[[list[str]], None], usage: str) -> None:
@@ -264,13 +323,32 @@ class Registry:
             raise ConfigError(f"{kind} {name!r}: {type(exc).__name__}: {exc}") from None
 
     def store_configs(self) -> None:
-        """Put every registered config dataclass into Hydra's ConfigStore under its group."""
+        """Put every registered config dataclass into Hydra's ConfigStore under its group, and
+        every preset whose component is installed and whose settings are its fields."""
         from hydra.core.config_store import ConfigStore
 
         cs = ConfigStore.instance()
         for kind, regs in self.components.items():
             for reg in regs.values():
                 cs.store(group=GROUPS[kind], name=reg.name, node=config_node_class(reg))
+        for kind, presets in self.presets.items():
+            for preset in presets.values():
+                problem = self._preset_problem(preset)
+                if problem:
+                    logger.warning("plugin {!r}: preset {}={} left out: {}",
+                                   preset.plugin, GROUPS[kind], preset.name, problem)  # fmt: skip
+                    continue
+                cs.store(group=GROUPS[kind], name=preset.name, node=preset.node())
+
+    def _preset_problem(self, preset: Preset) -> str | None:
+        reg = self.components[preset.kind].get(preset.of)
+        if reg is None:
+            return f"no {preset.kind} named {preset.of!r} is registered"
+        fields = {f.name for f in dataclasses.fields(reg.config_class)}
+        unknown = sorted(set(preset.settings) - fields)
+        if unknown:
+            return f"{preset.of!r} has no setting {', '.join(map(repr, unknown))}"
+        return None
 
 
 @functools.cache

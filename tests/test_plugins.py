@@ -27,6 +27,15 @@ ECHO_REGISTERED = [
 ]
 
 
+EIBENCH_REGISTERED = [
+    ["dataset", "eibench"],
+    *(
+        ["preset", f"data={name}"]
+        for name in ("angry", "basic", "complex", "excited", "happy", "sad")
+    ),
+]
+
+
 def by_name(listing: list[dict]) -> dict[str, dict]:
     return {p["name"]: p for p in listing}
 
@@ -72,7 +81,7 @@ def test_plugins_json_parses_and_names_distribution_version_and_registrations(cl
     assert echo["error"] is None
     assert echo["registered"] == ECHO_REGISTERED
     builtin = by_name(listing)["eicore.datasets.eibench"]
-    assert builtin["distribution"] == "eicore" and builtin["registered"] == [["dataset", "eibench"]]
+    assert builtin["distribution"] == "eicore" and builtin["registered"] == EIBENCH_REGISTERED
 
 
 BUILTIN = ["eicore.datasets.eibench", "eicore.datasets.image_folder"]
@@ -82,7 +91,7 @@ def test_load_plugins_empty_loads_only_the_builtin_datasets(cli: CLI) -> None:
     env = {"EICORE_LOAD_PLUGINS": ""}
     listing = cli("plugins", "--json", env=env).json()
     assert [p["name"] for p in listing] == BUILTIN
-    assert [p["registered"] for p in listing] == [[["dataset", "eibench"]], [["dataset", "images"]]]
+    assert [p["registered"] for p in listing] == [EIBENCH_REGISTERED, [["dataset", "images"]]]
     text = cli("plugins", env=env).stdout
     assert list(text_blocks(text)) == BUILTIN, text
 

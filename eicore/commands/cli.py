@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from loguru import logger
 
 from eicore.datasets.samples import DataError
 from eicore.log import RunLogError
-from eicore.plugins import Command, UnknownComponentError, registry
+from eicore.plugins import GROUPS, Command, UnknownComponentError, registry
 from eicore.run.settings import ConfigError, register_resolvers
 from eicore.run.store import StoreError
 
@@ -164,11 +165,14 @@ def hydra_message(exc: BaseException) -> str:
     from eicore.run.settings import TOP_LEVEL_KEYS, did_you_mean
 
     text = str(exc)
-    if isinstance(exc, MissingConfigException) and exc.missing_cfg_file and exc.options:
-        group, _, name = exc.missing_cfg_file.rpartition("/")
+    missing = exc.missing_cfg_file if isinstance(exc, MissingConfigException) else None
+    options = (exc.options if isinstance(exc, MissingConfigException) else None) or []
+    group, _, name = (missing or "").rpartition("/")
+    if missing and (options or group in GROUPS.values()):  # a plugin's group: none installed
         return (
-            f"no {group or 'config'} named {name!r}{did_you_mean(name, exc.options)}; "
-            f"available: {', '.join(exc.options)}"
+            f"no {group or 'config'} named {name!r}{did_you_mean(name, options)}; "
+            f"available: {', '.join(options) or 'none'}; `eicore plugins` lists what each "
+            "plugin provides"
         )
     key = re.search(r"override '([^']+)'|override \+*([^\s=]+)=", text)
     cause = exc.__cause__
@@ -495,6 +499,9 @@ def main() -> None:
         from eicore_entry import interrupted
 
         interrupted()
+    except BrokenPipeError:  # `eicore plugins | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        raise SystemExit(0) from None
     except Exception as exc:  # the one error boundary: a line on stderr, never a traceback
         message, status = error_message(exc)
         print(f"eicore {command}: {message}", file=sys.stderr)

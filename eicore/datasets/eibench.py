@@ -16,7 +16,7 @@ from typing import Any
 from loguru import logger
 
 from eicore.datasets.samples import DataConfig, DataError, load_basic, load_complex
-from eicore.hookspecs import Register
+from eicore.hookspecs import Register, RegisterPreset
 from eicore.interfaces import Dataset
 from eicore.plugins import hookimpl
 from eicore.run.store import cache_home
@@ -138,3 +138,53 @@ class EIBench(Dataset):
 @hookimpl
 def eicore_register_datasets(register: Register) -> None:
     register("eibench", EIBench, EIBenchConfig)
+
+
+@hookimpl
+def eicore_register_presets(register: RegisterPreset) -> None:
+    """``data=basic|complex`` and one emotion of the basic split (``data=angry``...)."""
+    register(
+        "dataset",
+        "angry",
+        of="eibench",
+        doc="The basic split's angry questions only (a per-emotion table or a quick check).",
+        settings={"split": "basic", "emotions": ["angry"]},
+    )
+    register(
+        "dataset",
+        "basic",
+        of="eibench",
+        doc="EIBench's basic split: 1,615 questions over four emotions.",
+        settings={"split": "basic"},
+    )
+    register(
+        "dataset",
+        "complex",
+        of="eibench",
+        doc=(
+            "EIBench's complex split: 50 questions about 23 images (several people or emotions "
+            "each)."
+        ),
+        settings={"split": "complex"},
+    )
+    register(
+        "dataset",
+        "excited",
+        of="eibench",
+        doc="The basic split's excited questions only (a per-emotion table or a quick check).",
+        settings={"split": "basic", "emotions": ["excited"]},
+    )
+    register(
+        "dataset",
+        "happy",
+        of="eibench",
+        doc="The basic split's happy questions only (a per-emotion table or a quick check).",
+        settings={"split": "basic", "emotions": ["happy"]},
+    )
+    register(
+        "dataset",
+        "sad",
+        of="eibench",
+        doc="The basic split's sad questions only (a per-emotion table or a quick check).",
+        settings={"split": "basic", "emotions": ["sad"]},
+    )

@@ -10,7 +10,8 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 
-from eicore.interfaces import Model
+from eicore.interfaces import APIModel, Model
+from eicore.run.batches import Batcher
 from eicore.run.concurrency import AIMD, AdaptiveLimit
 from eicore.run.store import CallCache, RunStore
 from eicore.secrets.masking import redact
@@ -44,7 +45,9 @@ class ModelClient:
     allows (API models). A larger ``max_batch_size`` sends prompts through one queue: while a
     batch runs, the next fills up, so batches grow with the run's concurrency (local models).
     With ``adaptive`` (``run.concurrency=auto``), per-prompt calls are limited by an
-    :class:`~eicore.run.concurrency.AdaptiveLimit` of at most that many calls instead.
+    :class:`~eicore.run.concurrency.AdaptiveLimit` of at most that many calls instead. An API
+    model with ``batch_api`` gets its calls as provider batches
+    (:class:`~eicore.run.batches.Batcher`).
     """
 
     def __init__(self, model: Model, cache: CallCache | None, adaptive: int | None = None) -> None:
@@ -60,6 +63,14 @@ class ModelClient:
         self._pending: list[tuple[Prompt, asyncio.Future[Completion]]] = []
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._worker: asyncio.Task[None] | None = None
+        self._sampled: dict[str, int] = {}
+        """Batched calls of a model whose calls are not cacheable: each key's count, so each
+        of its calls gets a custom id of its own."""
+        self.batcher = (
+            Batcher(model, self.identity, cache, self._accept)
+            if isinstance(model, APIModel) and model.batch_api
+            else None
+        )
         limit = getattr(model, "max_concurrency", None)
         self.adaptive: AdaptiveLimit | None = None
         self._slot: Callable[[], AbstractAsyncContextManager[object]]
@@ -87,7 +98,7 @@ class ModelClient:
         caller waits for the first call's result and counts it as cached.
         """
         if self.cache is None:
-            return await self._call(prompt), False
+            return await self._call(prompt, self._sampled_key(prompt, round)), False
         key = self.key(prompt, round)
         if (hit := self.cache.get(key)) is not None:
             if self._made_by_this_run(key):
@@ -105,7 +116,7 @@ class ModelClient:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            completion = await self._call(prompt)
+            completion = await self._call(prompt, key)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -116,11 +127,28 @@ class ModelClient:
         finally:
             del self._inflight[key]
         future.set_result(completion)
-        if completion.text.strip():
+        if self.batcher is None:  # a batch's answers were kept as they arrived
+            self._accept(key, completion)
+        return completion, False
+
+    def _accept(self, key: str, completion: Completion) -> Completion:
+        """Keep an answer worth keeping in the cache, noting that this run made it; returns it
+        masked (:func:`masked`)."""
+        completion = masked(completion)
+        if self.cache is not None and completion.text.strip():
             self.cache.put(key, completion, self.identity)
             if self.ledger is not None:
                 self.ledger.note_made(key)
-        return completion, False
+        return completion
+
+    def _sampled_key(self, prompt: Prompt, round: int) -> str:
+        """A batched sampled call's custom id: its key, made unique by a count (two equal
+        prompts sampled are two requests); empty when the model is not batched."""
+        if self.batcher is None:
+            return ""
+        key = self.key(prompt, round)
+        n = self._sampled[key] = self._sampled.get(key, -1) + 1
+        return hashlib.sha256(f"{key}:{n}".encode()).hexdigest()
 
     def _made_by_this_run(self, key: str) -> bool:
         """A cached answer this run paid for that no stored record counts (the process that made
@@ -131,11 +159,13 @@ class ModelClient:
         self._recovered.add(key)
         return True
 
-    async def _call(self, prompt: Prompt) -> Completion:
-        """One call of the model; its completion masked (:func:`masked`) before anything,
-        the cache included, sees it."""
+    async def _call(self, prompt: Prompt, key: str) -> Completion:
+        """One call of the model (``key``: its custom id in a provider batch); its completion
+        masked (:func:`masked`) before anything, the cache included, sees it."""
         try:
-            if self.model.max_batch_size > 1:
+            if self.batcher is not None:
+                completion = await self.batcher.call(key, prompt)
+            elif self.model.max_batch_size > 1:
                 completion = await self._batched(prompt)
             elif self.adaptive is not None:
                 (completion,) = await self.adaptive.call(lambda: self.model.generate([prompt]))
@@ -144,7 +174,8 @@ class ModelClient:
                     (completion,) = await self.model.generate([prompt])
         except AnswerError as exc:
             self.calls_made += 1
-            exc.completion = masked(exc.completion)
+            batched = self.batcher is not None  # billed at the batch price too
+            exc.completion = masked(dataclasses.replace(exc.completion, batch=batched))
             raise
         self.calls_made += 1
         return masked(completion)
@@ -183,6 +214,8 @@ class ModelClient:
     async def aclose(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
+        if self.batcher is not None:
+            await self.batcher.aclose()
         await self.model.aclose()
 
 

@@ -25,7 +25,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 THROTTLE_STATUS = frozenset({429, 503, 529})
 """Statuses that mean "slow down" (529: Anthropic's overloaded)."""
@@ -119,6 +119,13 @@ def report_throttle(status: int, headers: object = None) -> None:
     if call is not None and status in THROTTLE_STATUS:
         call.throttled = True
         call.limit.controller.throttled(call.limit.clock(), retry_after_seconds(headers))
+
+
+async def throttle_hook(response: Any) -> None:
+    """:func:`report_throttle` as an httpx ``response`` event hook, for SDKs built on httpx:
+    ``http_client=DefaultAsyncHttpxClient(event_hooks={"response": [eicore.throttle_hook]})``
+    shows eicore every HTTP answer, retried ones included."""
+    report_throttle(response.status_code, response.headers)
 
 
 def throttle_of(exc: BaseException) -> tuple[int, float | None] | None:

@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import gc
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +117,13 @@ async def judge_answer(
         )
 
 
+def in_flight_for(clients: Iterable[ModelClient], concurrency: int) -> int:
+    """Samples to keep in flight: ``concurrency``, or more when a model asks for more
+    (:attr:`~eicore.interfaces.Model.in_flight`: a batch-API model, whose calls must meet)."""
+    asked = [c.model.in_flight for c in clients if c.model.in_flight is not None]
+    return max([concurrency, *asked])
+
+
 async def run_samples(
     samples: Sequence[Sample],
     parts: Components,
@@ -125,7 +132,8 @@ async def run_samples(
     progress: Progress,
     show_progress: bool = True,
 ) -> None:
-    """Answer every sample not yet answered in ``store``, ``concurrency`` at a time.
+    """Answer every sample not yet answered in ``store``, ``concurrency`` at a time (or as many
+    as a model asks for: :func:`in_flight_for`).
 
     ``progress`` is updated as samples finish, so it is accurate even after an interrupt.
     """
@@ -161,7 +169,8 @@ async def run_samples(
                 parts.on_sample(record, progress.skipped + progress.answered + progress.failed)
 
     gc.freeze()  # what exists now (config, samples, plugins) outlives the loop: not rescanned
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(todo))))]
+    in_flight = min(in_flight_for(parts.clients.values(), concurrency), len(todo))
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, in_flight))]
     try:
         await asyncio.gather(*workers)
     finally:  # one worker's error (or an interrupt) stops the others before anything else runs

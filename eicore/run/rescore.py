@@ -37,7 +37,7 @@ from eicore.run import console, threads
 from eicore.run.calls import ModelClient, RoleHandle
 from eicore.run.job import build_metrics, call_cost, open_call_cache
 from eicore.run.judges import JUDGE_ROLE, build_judges, describe_judges, judge_clients
-from eicore.run.loop import judge_answer
+from eicore.run.loop import in_flight_for, judge_answer
 from eicore.run.settings import ConfigError, config_hash, run_settings, snapshot
 from eicore.run.store import RunStore
 from eicore.secrets.masking import MASK, SECRET_FIELD
@@ -150,7 +150,7 @@ async def rejudge(
 ) -> list[SampleRecord]:
     """Each answered record with the judgments of ``judges`` (in place of its old ones), each
     with the calls its judge made through ``clients`` (role → client)."""
-    limit = asyncio.Semaphore(concurrency)
+    limit = asyncio.Semaphore(in_flight_for(clients.values(), concurrency))
 
     async def one(record: SampleRecord) -> SampleRecord:
         if record.status != "answered" or record.response is None:

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,11 @@ class CallCache:
         key TEXT PRIMARY KEY, completion TEXT NOT NULL, model TEXT NOT NULL, created REAL NOT NULL,
         digest TEXT NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS batches (
+        id TEXT PRIMARY KEY, model TEXT NOT NULL, keys TEXT NOT NULL, created REAL NOT NULL
+    );
     """
+    """``batches``: provider batches sent and not yet collected (:mod:`eicore.run.batches`)."""
     COLUMNS = ("key", "completion", "model", "created", "digest")
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
@@ -153,6 +158,34 @@ class CallCache:
         except sqlite3.Error as exc:
             raise self._fail("cannot write", exc) from None
 
+    def add_batch(self, batch: PendingBatch) -> None:
+        """Record a batch just sent, before anything waits for it."""
+        keys = json.dumps(sorted(batch.keys))
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO batches VALUES (?, ?, ?, ?)",
+                (batch.id, batch.model, keys, batch.created),
+            )
+        except sqlite3.Error as exc:
+            raise self._fail("cannot write", exc) from None
+
+    def batches(self, model: str) -> list[PendingBatch]:
+        """The recorded batches of the model with identity ``model``, oldest first."""
+        try:
+            rows = self.db.execute(
+                "SELECT id, keys, created FROM batches WHERE model = ? ORDER BY created", (model,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._fail("cannot read", exc) from None
+        return [PendingBatch(i, model, frozenset(json.loads(k)), c) for i, k, c in rows]
+
+    def drop_batch(self, batch_id: str) -> None:
+        """Forget a batch whose answers are all stored."""
+        try:
+            self.db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+        except sqlite3.Error as exc:
+            raise self._fail("cannot write", exc) from None
+
     def _fail(self, doing: str, exc: sqlite3.Error) -> StoreError:
         hint = _hint(exc)
         recovery = "" if "lock" in hint else f"; {CACHE_RECOVERY}"
@@ -161,6 +194,17 @@ class CallCache:
 
     def close(self) -> None:
         self.db.close()
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """A provider batch sent and not yet collected: its id and the call-cache keys it holds."""
+
+    id: str
+    model: str
+    """The identity (JSON) of the model it was sent to."""
+    keys: frozenset[str]
+    created: float
 
 
 def entry_digest(key: str, completion: str, model: str) -> str:

@@ -217,8 +217,16 @@ def review_payload(
                 "saved": {"triggers": list(r.triggers), "rating": r.rating} if r else None,
             }
         )
+    return editor_payload("review", reviewer, image_root, token, items)
+
+
+def editor_payload(
+    mode: str, reviewer: str, image_root: object, token: str, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The data of a page that saves (``review``, ``judge-review``): its items, the reviewer,
+    and where images come from and saves go, with the session's token."""
     return {
-        "mode": "review",
+        "mode": mode,
         "reviewer": reviewer,
         "imageBase": "/image/" if image_root else None,
         "saveUrl": "/api/review",

@@ -1,12 +1,13 @@
 """eicore's first-party metrics and judges, registered through the ``eicore`` entry point."""
 
-from eicore import Register, RegisterCommand, hookimpl
-from eicore_metrics.calibration import register_presets
+from eicore import Register, RegisterCommand, RegisterPreset, hookimpl
+from eicore_metrics.calibration import register_calibrated
 from eicore_metrics.coherence import Coherence, CoherenceConfig
 from eicore_metrics.commands import register_commands
 from eicore_metrics.jury import Jury, JuryConfig
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.paper_judges import PaperJudge, PaperJudgeConfig
+from eicore_metrics.presets import register_presets
 from eicore_metrics.recall import TriggerRecall, TriggerRecallConfig
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 
@@ -23,9 +24,14 @@ def eicore_register_judges(register: Register) -> None:
     register("semantic", SemanticJudge, SemanticJudgeConfig)
     register("llm", LLMJudge, LLMJudgeConfig)
     register("paper", PaperJudge, PaperJudgeConfig)
-    register_presets(register)
+    register_calibrated(register)
 
 
 @hookimpl
 def eicore_register_commands(register: RegisterCommand) -> None:
     register_commands(register)
+
+
+@hookimpl
+def eicore_register_presets(register: RegisterPreset) -> None:
+    register_presets(register)

@@ -256,7 +256,7 @@ def preset_config(threshold: float, calibration: dict[str, Any]) -> type:
     )
 
 
-def register_presets(register: Callable[..., None], folder: Path | None = None) -> None:
+def register_calibrated(register: Callable[..., None], folder: Path | None = None) -> None:
     """Register each saved preset as a judge; a broken or clashing preset is skipped, loudly."""
     folder = folder or presets_folder()
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:

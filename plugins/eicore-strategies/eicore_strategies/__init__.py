@@ -1,11 +1,12 @@
 """eicore's first-party prompting strategies, registered through the ``eicore`` entry point."""
 
-from eicore import Register, hookimpl
+from eicore import Register, RegisterPreset, hookimpl
 from eicore_strategies.caption import Caption, CaptionConfig
 from eicore_strategies.cfsa import CFSA, CFSAConfig
 from eicore_strategies.cot import CoT, CoTConfig
 from eicore_strategies.direct import Direct, DirectConfig
 from eicore_strategies.paper import PaperPrompt, PaperPromptConfig
+from eicore_strategies.presets import register_presets
 
 
 @hookimpl
@@ -15,3 +16,8 @@ def eicore_register_strategies(register: Register) -> None:
     register("caption", Caption, CaptionConfig)
     register("cfsa", CFSA, CFSAConfig)
     register("paper", PaperPrompt, PaperPromptConfig)
+
+
+@hookimpl
+def eicore_register_presets(register: RegisterPreset) -> None:
+    register_presets(register)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from eicore.log import read as read_log
 from eicore.paper import tables
 from eicore.report.run_tables import COLUMNS
 from eicore.run.store import write_atomically
+from eicore.run.threads import budget
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import RunInfo, distinct_labels, run_info, summary_rows
 from eicore.viewer.samples import sample_entries
@@ -62,8 +64,12 @@ def build_payload(
     samples = sample_entries([log.samples for log in logs])
     image_root = image_root or image_root_of(runs)
     if thumbnails and image_root is not None:
-        for sample in samples:
-            sample["thumb"] = thumbnail_uri(image_root, sample["image"])
+        root = image_root
+        # Pillow decodes and encodes without the GIL: one thread per CPU the run may use
+        with ThreadPoolExecutor(budget().threads, thread_name_prefix="thumbnails") as pool:
+            uris = pool.map(lambda sample: thumbnail_uri(root, sample["image"]), samples)
+            for sample, uri in zip(samples, uris, strict=True):
+                sample["thumb"] = uri
     return {
         "mode": "report",
         "runs": [

@@ -167,6 +167,8 @@ class ModelClient:
                 completion = await self.batcher.call(key, prompt)
             elif self.model.max_batch_size > 1:
                 completion = await self._batched(prompt)
+            elif self.adaptive is not None:
+                (completion,) = await self.adaptive.call(lambda: self.model.generate([prompt]))
             else:
                 async with self._slot():
                     (completion,) = await self.model.generate([prompt])

@@ -7,7 +7,9 @@ round trip until the first 429/503, then adds one call per round trip and halves
 each 429/503 (at most once per round trip: calls already in flight belong to the same event).
 It grows only on calls that succeeded under the latency target, ``latency_factor`` times the
 fastest seen: a slower call (a retried one, or a busy machine) holds the window where it is.
-A Retry-After also pauses new calls until it has passed. The window never exceeds ``maximum``
+A call throttled on the way (a 429 its SDK retried) is no success to grow on. A Retry-After
+pauses every new call to the endpoint until it has passed, and a call its SDK gave up on is
+made again after that pause (:meth:`AdaptiveLimit.call`). The window never exceeds ``maximum``
 (``run.max_concurrency``). Slow calls do not shrink the window: on a busy machine latencies
 vary with the CPU, not the endpoint, and shrinking on them starved the run.
 
@@ -21,12 +23,15 @@ import asyncio
 import contextvars
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 THROTTLE_STATUS = frozenset({429, 503, 529})
 """Statuses that mean "slow down" (529: Anthropic's overloaded)."""
+THROTTLE_RETRIES = 8
+"""Times :meth:`AdaptiveLimit.call` makes a call again that its SDK gave up on with a 429/503."""
+T = TypeVar("T")
 
 
 class AIMD:
@@ -88,8 +93,18 @@ class AIMD:
         self._hold_until = now + wait + round_trip
 
 
-_CURRENT: contextvars.ContextVar[AdaptiveLimit | None] = contextvars.ContextVar(
-    "eicore_adaptive_limit", default=None
+class _Call:
+    """One call in its slot: its limit, and whether the endpoint throttled it meanwhile."""
+
+    __slots__ = ("limit", "throttled")
+
+    def __init__(self, limit: AdaptiveLimit) -> None:
+        self.limit = limit
+        self.throttled = False
+
+
+_CURRENT: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "eicore_adaptive_call", default=None
 )
 
 
@@ -100,9 +115,10 @@ def report_throttle(status: int, headers: object = None) -> None:
     SDK's HTTP response hook with every response. Statuses that are not a throttle, and calls
     outside ``run.concurrency=auto``, are ignored.
     """
-    limit = _CURRENT.get()
-    if limit is not None and status in THROTTLE_STATUS:
-        limit.controller.throttled(limit.clock(), retry_after_seconds(headers))
+    call = _CURRENT.get()
+    if call is not None and status in THROTTLE_STATUS:
+        call.throttled = True
+        call.limit.controller.throttled(call.limit.clock(), retry_after_seconds(headers))
 
 
 async def throttle_hook(response: Any) -> None:
@@ -164,11 +180,27 @@ class AdaptiveLimit:
             self.in_flight -= 1
             self._changed.notify(max(1, self.controller.window - self.in_flight))
 
+    async def call(self, make: Callable[[], Awaitable[T]], retries: int = THROTTLE_RETRIES) -> T:
+        """``await make()`` in a slot; made again, once the endpoint's pause has passed, while
+        the endpoint still throttles it after its SDK's own retries (up to ``retries`` more
+        times): under a rate limit the run slows down, its samples do not fail."""
+        for attempt in range(retries + 1):
+            try:
+                async with self.slot():
+                    return await make()
+            except Exception as exc:
+                if attempt == retries or throttle_of(exc) is None:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """One call's turn: waits for room, reports its outcome to the controller."""
+        """One call's turn: waits for room, reports its outcome to the controller. A call the
+        endpoint throttled on the way (a 429 its SDK retried) is no success to grow on: it
+        says the window is already too wide."""
         await self._acquire()
-        token = _CURRENT.set(self)
+        call = _Call(self)
+        token = _CURRENT.set(call)
         started = self.clock()
         try:
             yield
@@ -177,8 +209,9 @@ class AdaptiveLimit:
                 self.controller.throttled(self.clock(), throttle[1])
             raise
         else:
-            now = self.clock()
-            self.controller.success(now, now - started)
+            if not call.throttled:
+                now = self.clock()
+                self.controller.success(now, now - started)
         finally:
             _CURRENT.reset(token)
             await self._release()

@@ -56,8 +56,11 @@ import itertools
 import json
 import math
 import re
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -392,6 +395,7 @@ class TokenBucket:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    allow_reuse_port = True  # ``--processes N``: N servers on one port, the kernel shares them out
     request_queue_size = 1024  # the listen backlog: a run opens many connections at once
     fake: FakeAPI
 
@@ -970,13 +974,45 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each reply")
     parser.add_argument("--rate-limit", type=float, help="requests/s; beyond: 429 + Retry-After")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="servers on the one port, each a process of its own (more than one interpreter's "
+        "worth of capacity, for benchmarks); each has its own script and log",
+    )
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error(f"--processes must be at least 1, got {args.processes}")
+    if args.processes > 1 and args.rate_limit:
+        parser.error(
+            "--rate-limit needs --processes 1: each process would have a bucket of its own"
+        )
+    signal.signal(signal.SIGTERM, _stop)  # Popen.terminate(): stop the other processes too
     with FakeAPI(latency=args.latency, port=args.port, rate_limit=args.rate_limit) as fake:
-        print(fake.url, flush=True)
+        command = [sys.executable, "-m", "eicore.testing.fake_api", "--port", str(fake.port),
+                   "--latency", str(args.latency)]  # fmt: skip
+        others = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            for _ in range(args.processes - 1)
+        ]
         try:
+            for other in others:  # each prints its URL once it listens
+                assert other.stdout is not None
+                other.stdout.readline()
+            print(fake.url, flush=True)
             threading.Event().wait()
         except KeyboardInterrupt:
             pass
+        finally:
+            for other in others:
+                other.terminate()
+            for other in others:
+                other.wait(timeout=10)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def timed_cpu(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 def eicore_run(data: Path, work: Path, name: str, extra: list[str]) -> list[str]:
     """The default run's command, with a cold call cache and a fresh run directory."""
     return [
-        sys.executable, "-m", "eicore.cli", "run", f"data.root={data}",
+        sys.executable, "-m", "eicore.commands.cli", "run", f"data.root={data}",
         f"run.root={work / 'runs'}", f"run.name={name}", f"run.cache_dir={work / name}",
         "run.progress=false", *extra,
     ]  # fmt: skip
@@ -159,7 +159,7 @@ def main() -> None:
             )
         if args.profile:
             command = eicore_run(args.data, work, "profiled", args.overrides)
-            command[1:3] = ["-m", "cProfile", "-o", str(args.profile), "-m", "eicore.cli"]
+            command[1:3] = ["-m", "cProfile", "-o", str(args.profile), "-m", "eicore.commands.cli"]
             subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
             print(f"profile of one run: {args.profile}")
     run, base = statistics.median(runs), statistics.median(floors)

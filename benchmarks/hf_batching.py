@@ -56,7 +56,7 @@ def timed_run(overrides: list[str], samples: int) -> tuple[float, float]:
     model sometimes gives (``</s>`` first)."""
     from hydra import compose, initialize_config_module
 
-    from eicore.evaluation import evaluate
+    from eicore.run.job import evaluate
 
     with initialize_config_module("eicore.conf", version_base="1.3"):
         cfg = compose("config", overrides=overrides)
@@ -87,8 +87,8 @@ def main() -> None:
     import torch
     from eicore_hf.tiny import build_llava
 
-    from eicore.config import register_resolvers
     from eicore.plugins import registry
+    from eicore.run.settings import register_resolvers
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)

@@ -122,7 +122,7 @@ def run(data: Path, work: Path, name: str, n: int, args: argparse.Namespace, rat
     answer = Faulty(rate, seed=args.seed)
     with FakeAPI(answer=answer, latency=args.latency) as fake:
         command = [
-            sys.executable, "-c", "from eicore.cli import main; main()", "run",
+            sys.executable, "-c", "from eicore.commands.cli import main; main()", "run",
             "model=openai", f"model.base_url={fake.url}/v1", "model.vision=false",
             "model.max_retries=5", "~judge", "metrics=[]", f"data.root={data}",
             f"data.limit={n}", f"run.root={work / name}", f"run.concurrency={args.concurrency}",

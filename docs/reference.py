@@ -1,8 +1,9 @@
 """The site's reference pages, written from the code at every build (an mkdocs hook: ``hooks:``
 in mkdocs.yml), so they cannot drift from it.
 
-- ``reference/configuration.md``: ``run.*`` (:class:`eicore.config.RunSettings`) and the config
-  dataclass of every registered component, field by field (type, default, attribute docstring);
+- ``reference/configuration.md``: ``run.*`` (:class:`eicore.run.settings.RunSettings`) and the
+  config dataclass of every registered component, field by field (type, default, attribute
+  docstring);
 - ``reference/hooks.md``: ``eicore/hookspecs.py``, and the public API a plugin builds on
   (``eicore.__all__``);
 - ``reference/cli.md``: ``eicore --help`` and each command's own ``--help``, as a user sees them.
@@ -117,8 +118,8 @@ TITLES = {
 
 
 def configuration_page() -> str:
-    from eicore.config import RunSettings
     from eicore.plugins import Registry
+    from eicore.run.settings import RunSettings
 
     registry = Registry()
     out = [
@@ -147,6 +148,14 @@ def configuration_page() -> str:
                 + summary_of(reg.factory),
                 "",
                 field_table(reg.config_class, prefix.format(name=name)),
+            ]
+        presets = sorted(registry.presets[kind].values(), key=lambda p: p.name)
+        if presets:
+            out += ["", f"#### Presets of {TITLES[kind].lower()}", "", "| preset | of | what |",
+                    "|---|---|---|"]  # fmt: skip
+            out += [
+                f"| `{choose.format(name=p.name)}` | `{p.of}` ({p.plugin}) | {p.doc} |"
+                for p in presets
             ]
     return "\n".join(out) + "\n"
 
@@ -219,7 +228,7 @@ def eicore_help(*args: str) -> str:
     """What ``eicore *args`` prints, run as a user runs it (a fresh process, offline); a
     failure is shown as such, with its last line of error."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    command = [sys.executable, "-c", "from eicore.cli import main; main()", *args]
+    command = [sys.executable, "-c", "from eicore.commands.cli import main; main()", *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     if result.returncode != 0:
         error = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -228,7 +237,7 @@ def eicore_help(*args: str) -> str:
 
 
 def cli_page() -> str:
-    from eicore.cli import usage
+    from eicore.commands.cli import usage
 
     commands = list(dict.fromkeys(re.findall(r"^  ([a-z][\w-]*)", usage(), re.MULTILINE)))
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -6,16 +6,14 @@ from the core; for notebooks: :func:`evaluate`, :func:`read_run`, :func:`runs_df
 run log. Everything else in ``eicore.*`` is internal; test aids are in ``eicore.testing``.
 """
 
-from eicore.calls import AnswerError, RefusalError
-from eicore.concurrency import report_throttle
-from eicore.config import ConfigError
-from eicore.credentials import api_key
-from eicore.data import DataConfig, DataError, read_jsonl
-from eicore.hookspecs import Register, RegisterCommand
-from eicore.images import read as read_image
+from eicore.datasets.images import read as read_image
+from eicore.datasets.samples import DataConfig, DataError, read_jsonl
+from eicore.hookspecs import Register, RegisterCommand, RegisterPreset
 from eicore.interfaces import (
     APIModel,
     APIModelConfig,
+    BatchError,
+    BatchStatus,
     Dataset,
     Judge,
     Metric,
@@ -25,7 +23,7 @@ from eicore.interfaces import (
 )
 from eicore.log import Recall, RoleUsage, RunLog
 from eicore.log.api import evaluate, read_run, runs_df
-from eicore.paper import (
+from eicore.paper.strings import (
     BASIC_JUDGES,
     PROMPTS,
     JudgePrompt,
@@ -36,11 +34,15 @@ from eicore.paper import (
     judge_prompt,
     prompt_name,
 )
-from eicore.plugins import Registration, build, hookimpl, registered
-from eicore.redact import excerpt
-from eicore.scoring import StoredJudging, stored_judging
-from eicore.store import cache_home
-from eicore.threads import cpu_threads
+from eicore.plugins import Registration, build, hookimpl, register_presets_from, registered
+from eicore.run.calls import AnswerError, RefusalError
+from eicore.run.concurrency import report_throttle
+from eicore.run.rescore import StoredJudging, stored_judging
+from eicore.run.settings import ConfigError
+from eicore.run.store import cache_home
+from eicore.run.threads import cpu_threads
+from eicore.secrets.keys import api_key
+from eicore.secrets.masking import excerpt
 from eicore.types import (
     EMOTIONS,
     AnswerItem,
@@ -58,6 +60,7 @@ from eicore.types import (
     record_from_dict,
     record_to_dict,
 )
+from eicore.viewer.agreement import cohen_kappa
 
 __all__ = [
     "BASIC_JUDGES",
@@ -74,6 +77,8 @@ __all__ = [
     "APIModelConfig",
     "AnswerItem",
     "AnswerError",
+    "BatchError",
+    "BatchStatus",
     "Call",
     "Completion",
     "ConfigError",
@@ -92,6 +97,7 @@ __all__ = [
     "RefusalError",
     "Register",
     "RegisterCommand",
+    "RegisterPreset",
     "Registration",
     "Response",
     "RoleUsage",
@@ -105,6 +111,7 @@ __all__ = [
     "api_key",
     "build",
     "cache_home",
+    "cohen_kappa",
     "cpu_threads",
     "evaluate",
     "excerpt",
@@ -114,6 +121,7 @@ __all__ = [
     "read_run",
     "record_from_dict",
     "record_to_dict",
+    "register_presets_from",
     "registered",
     "report_throttle",
     "runs_df",

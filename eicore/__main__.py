@@ -1,5 +1,5 @@
 """``python -m eicore``: the ``eicore`` command, for when its script is not on the PATH."""
 
-from eicore.cli import main
+from eicore.commands.cli import main
 
 main()

@@ -26,7 +26,7 @@ The plugin is published through an entry point in the ``eicore`` group::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +43,22 @@ class Register(Protocol):
 
     def __call__(
         self, name: str, factory: Callable[[Any], Any], config_class: type | None = None
+    ) -> None: ...
+
+
+class RegisterPreset(Protocol):
+    """What ``eicore_register_presets`` receives:
+    ``register(kind, name, of=..., doc=..., settings={...}, defaults=[...])``."""
+
+    def __call__(
+        self,
+        kind: str,
+        name: str,
+        *,
+        of: str,
+        doc: str,
+        settings: Mapping[str, Any],
+        defaults: Sequence[Mapping[str, str]] = (),
     ) -> None: ...
 
 
@@ -102,6 +118,21 @@ def eicore_register_datasets(register: Register) -> None:
     work. The dataset implements ``load() -> list[Sample]``. Its config class should extend
     :class:`eicore.DataConfig`, which carries the subset fields (``emotions``, ``ids``,
     ``limit``, ``shard``) and ``image_root``, and have a ``split`` field (run names use it).
+    """
+
+
+@hookspec
+def eicore_register_presets(register: RegisterPreset) -> None:
+    """Register presets: named settings of a registered component (the one way to name one).
+
+    ``register("model", "gpt-4o", of="openai", doc="ChatGPT-4o, pinned.",
+    settings={"name": "gpt-4o-2024-05-13", "max_tokens": 512})`` makes ``model=gpt-4o`` compose
+    exactly as ``model=openai model.name=gpt-4o-2024-05-13 model.max_tokens=512`` does (same
+    config, same run hash). ``kind`` is a component kind (model, strategy, judge, metric,
+    dataset); ``of`` names a component of that kind, from any plugin; ``settings`` may only set
+    that component's config fields (a preset that sets another is reported and left out).
+    ``defaults`` takes nested nodes from other groups, as Hydra's defaults list does: a judge's
+    model is ``[{"/model@model": "openai"}]``, and ``settings["model"]`` then sets its fields.
     """
 
 

@@ -9,25 +9,27 @@ from __future__ import annotations
 import abc
 import asyncio
 import dataclasses
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from omegaconf import MISSING
 
-from eicore.data import DataConfig
-from eicore.redact import SECRET_FIELD
+from eicore.datasets.samples import DataConfig
+from eicore.secrets.masking import SECRET_FIELD
 from eicore.types import Completion, ImagePart, Judgment, Prompt, Sample, SampleRecord
 
 RUNTIME_FIELDS = frozenset(
     {
         "plugin", "batch_size", "timeout", "max_retries", "concurrency", "api_key_env",
-        "price_input_per_mtok", "price_output_per_mtok", "paper_root",
+        "price_input_per_mtok", "price_output_per_mtok", "paper_root", "batch_api",
+        "batch_samples", "batch_poll_s", "batch_poll_max_s", "batch_discount",
     }
 )  # fmt: skip
 """Config fields that change how a model is called (or what it costs), not what it answers:
 left out of cache keys and config hashes (``paper_root`` only says where the sha256-pinned
-original scripts are read from)."""
+original scripts are read from; a provider batch answers as a direct call does)."""
 
 
 def _config_fields(config: object) -> dict[str, Any]:
@@ -39,7 +41,7 @@ def _config_fields(config: object) -> dict[str, Any]:
 
 class Dataset(abc.ABC):
     """A source of samples. ``load`` returns the whole split; the core applies the subsets its
-    ``config`` names (the :class:`~eicore.data.DataConfig` fields)."""
+    ``config`` names (the :class:`~eicore.datasets.samples.DataConfig` fields)."""
 
     config: DataConfig
 
@@ -70,6 +72,13 @@ class Model(abc.ABC):
         return int(getattr(self.config, "batch_size", 1) or 1)
 
     @property
+    def in_flight(self) -> int | None:
+        """Samples the run keeps in flight for this model, when it needs more than
+        ``run.concurrency`` (a batch-API model: its calls meet in one provider batch); None
+        for the run's."""
+        return None
+
+    @property
     def cacheable(self) -> bool:
         """Whether equal prompts give equal answers (sampling with no seed does not)."""
         temperature = getattr(self.config, "temperature", 0.0) or 0.0
@@ -90,13 +99,17 @@ class Model(abc.ABC):
     def cost(self, completion: Completion) -> float | None:
         """Estimated US dollars of one call: its token counts at the config's
         ``price_input_per_mtok`` and ``price_output_per_mtok`` (dollars per million tokens).
-        None when a price or a count is missing; override for other pricing."""
+        A call made through a provider batch (``completion.batch``) costs ``batch_discount``
+        less. None when a price or a count is missing; override for other pricing."""
         price_in = getattr(self.config, "price_input_per_mtok", None)
         price_out = getattr(self.config, "price_output_per_mtok", None)
         tokens_in, tokens_out = completion.input_tokens, completion.output_tokens
         if price_in is None or price_out is None or tokens_in is None or tokens_out is None:
             return None
-        return (tokens_in * float(price_in) + tokens_out * float(price_out)) / 1e6
+        cost = (tokens_in * float(price_in) + tokens_out * float(price_out)) / 1e6
+        if completion.batch:  # a provider batch bills its calls at a discount
+            cost *= 1 - float(getattr(self.config, "batch_discount", 0.0))
+        return cost
 
     async def aclose(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Release clients, threads or memory; called once at the end of a run."""
@@ -133,26 +146,132 @@ class APIModelConfig:
     """US dollars per million prompt tokens, for the run's cost estimate."""
     price_output_per_mtok: float | None = None
     """US dollars per million answer tokens, for the run's cost estimate."""
+    batch_api: bool = False
+    """Send the run's calls as provider batches (models whose plugin has a batch API: openai,
+    anthropic): billed at ``batch_discount``, answered within 24 hours instead of seconds."""
+    batch_samples: int | None = None
+    """With ``batch_api``: samples in flight together, so their calls meet in one batch;
+    null: every sample of the run."""
+    batch_poll_s: float = 30.0
+    """With ``batch_api``: seconds before the first status check of a pending batch; each
+    further wait is 1.5 times longer, up to ``batch_poll_max_s``."""
+    batch_poll_max_s: float = 300.0
+    """With ``batch_api``: the longest wait between two status checks."""
+    batch_discount: float = 0.5
+    """The share of both prices a batch call saves (OpenAI and Anthropic bill batches at half
+    price), for the cost estimate."""
 
 
-class APIModel(Model):
+ClientT = TypeVar("ClientT")
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """A provider batch as one status check saw it."""
+
+    ended: bool
+    """Whether processing ended (its results can be read)."""
+    status: str
+    """The provider's word for the state (``in_progress``, ``validating``, ``ended``…)."""
+
+
+class BatchError(RuntimeError):
+    """A provider batch, or one request in it, that gave no answer.
+
+    ``retryable``: whether sending the request again may answer it (a server error, an
+    expired or cancelled request), as opposed to a request the provider refused."""
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class APIModel(Model, Generic[ClientT]):
     """A model behind a remote API, called once per prompt (SDK-free: plugins bring the client).
 
     Its config (an :class:`APIModelConfig`, or any config with these two fields) has
     ``vision``, whether images are sent (:attr:`accepts_images`), and ``concurrency``, how many
     calls may be in flight (:attr:`max_concurrency`; None for the run's). ``generate`` fans the
-    prompts out to :meth:`call_api`, concurrently.
+    prompts out to :meth:`call_api`, concurrently. The SDK client is made on the first
+    :meth:`client` call by :meth:`make_client`, kept, and closed by :meth:`aclose`.
+
+    A plugin whose provider has a batch API sets :attr:`has_batch_api` and implements
+    :meth:`batch_request`, :meth:`submit_batch`, :meth:`poll_batch` and :meth:`batch_results`;
+    with ``batch_api: true`` the core gathers the run's calls into batches (chunked by
+    :attr:`max_batch_requests` and :attr:`max_batch_bytes`), keeps each pending batch's id
+    beside the call cache, polls and retries (:mod:`eicore.run.batches`).
     """
+
+    has_batch_api: ClassVar[bool] = False
+    max_batch_requests: ClassVar[int] = 10_000
+    """Requests in one provider batch at most."""
+    max_batch_bytes: ClassVar[int] = 100_000_000
+    """Bytes of request bodies (JSON) in one provider batch at most."""
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self.accepts_images = config.vision
+        self._client: ClientT | None = None
+        """Held here: an SDK client nobody references is collected and closes its connections."""
         _check_limits(config)
+        if self.batch_api and not self.has_batch_api:
+            from eicore.run.settings import ConfigError
+
+            name = getattr(config, "plugin", type(self).__name__)
+            raise ConfigError(
+                f"model={name} has no batch API: drop model.batch_api=true "
+                "(model=openai and model=anthropic have one)"
+            )
 
     @property
     def max_concurrency(self) -> int | None:
         concurrency: int | None = self.config.concurrency
         return concurrency
+
+    @property
+    def batch_api(self) -> bool:
+        """Whether calls go out as provider batches (``model.batch_api``)."""
+        return bool(getattr(self.config, "batch_api", False))
+
+    @property
+    def in_flight(self) -> int | None:
+        if not self.batch_api:
+            return None
+        samples: int | None = getattr(self.config, "batch_samples", None)
+        return samples or sys.maxsize
+
+    def client(self) -> ClientT:
+        """The SDK client, made on the first call and kept until :meth:`aclose`."""
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def make_client(self) -> ClientT:
+        """A new SDK client (async, with the config's key, URL, timeout and retries)."""
+        raise NotImplementedError(f"{type(self).__name__} makes no SDK client")
+
+    def sdk_options(self, http_client: Callable[..., Any]) -> dict[str, Any]:
+        """Keyword arguments of an httpx-based SDK client (openai's, anthropic's) but the key:
+        the config's ``base_url``, ``timeout`` and ``max_retries``, and ``http_client(...)``
+        (the SDK's httpx client class) with a response hook that shows ``run.concurrency=auto``
+        every HTTP answer, retried ones included (:func:`~eicore.report_throttle`)."""
+        from eicore.run.concurrency import throttle_hook
+
+        return {
+            "base_url": self.config.base_url,
+            "timeout": self.config.timeout,
+            "max_retries": self.config.max_retries,
+            "http_client": http_client(event_hooks={"response": [throttle_hook]}),
+        }
+
+    async def close_client(self, client: ClientT) -> None:
+        """Close ``client``; by default its async ``close()``."""
+        await client.close()  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await self.close_client(client)
 
     async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
         try:
@@ -169,10 +288,28 @@ class APIModel(Model):
     async def call_api(self, prompt: Prompt) -> Completion:
         """One API call: the completion of ``prompt``."""
 
+    def batch_request(self, prompt: Prompt) -> dict[str, Any]:
+        """The request body of ``prompt`` in one line of a provider batch (JSON-able)."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API")
+
+    async def submit_batch(self, requests: Mapping[str, dict[str, Any]]) -> str:
+        """Create one provider batch of ``requests`` (custom id → :meth:`batch_request`'s
+        body); return the provider's batch id."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API")
+
+    async def poll_batch(self, batch_id: str) -> BatchStatus:
+        """One status check; raises :class:`BatchError` for a batch that failed as a whole."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API")
+
+    async def batch_results(self, batch_id: str) -> dict[str, Completion | Exception]:
+        """An ended batch's outcome per custom id: the completion, or the error of that request
+        (:class:`BatchError`, or an :class:`~eicore.AnswerError` such as a refusal)."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API")
+
 
 def _check_limits(config: Any) -> None:
     """Refuse retry and time limits that cannot work, before any call."""
-    from eicore.config import ConfigError
+    from eicore.run.settings import ConfigError
 
     retries, timeout = getattr(config, "max_retries", 0), getattr(config, "timeout", 1)
     concurrency = getattr(config, "concurrency", None)
@@ -182,6 +319,14 @@ def _check_limits(config: Any) -> None:
         raise ConfigError(f"model.timeout={timeout}: give the seconds per attempt, above 0")
     if concurrency is not None and concurrency < 1:
         raise ConfigError(f"model.concurrency={concurrency}: give 1 or more (null: the run's)")
+    samples = getattr(config, "batch_samples", None)
+    if samples is not None and samples < 1:
+        raise ConfigError(f"model.batch_samples={samples}: give 1 or more (null: every sample)")
+    for name in ("batch_poll_s", "batch_poll_max_s"):
+        if (seconds := getattr(config, name, 1)) is not None and seconds <= 0:
+            raise ConfigError(f"model.{name}={seconds}: give the seconds between checks, above 0")
+    if not 0 <= (discount := getattr(config, "batch_discount", 0)) < 1:
+        raise ConfigError(f"model.batch_discount={discount}: give a share from 0 to below 1")
 
 
 def _unreachable(exc: BaseException) -> bool:

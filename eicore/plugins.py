@@ -3,7 +3,8 @@
 Plugins come from the ``eicore`` entry-point group (``EICORE_LOAD_PLUGINS`` narrows it to a
 comma-separated list of distributions; set and empty loads none). A plugin that fails to
 import, to validate against the hookspecs, or to register is reported by name and skipped.
-Every registration also puts its config dataclass into Hydra's ConfigStore.
+Every registration also puts its config dataclass into Hydra's ConfigStore, and every preset
+(a named setting of a registered component) a config node of its group.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import importlib
 import importlib.metadata
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -24,9 +27,10 @@ import pluggy
 from loguru import logger
 
 from eicore import hookspecs
-from eicore.config import ConfigError, did_you_mean
-from eicore.data import DataError
-from eicore.redact import redact
+from eicore.datasets.samples import DataError
+from eicore.hookspecs import RegisterPreset
+from eicore.run.settings import ConfigError, did_you_mean
+from eicore.secrets.masking import redact
 
 hookimpl = pluggy.HookimplMarker("eicore")
 
@@ -48,7 +52,7 @@ GROUPS: dict[str, str] = {
 }
 """Component kind → its Hydra config group."""
 
-BUILTIN_PLUGINS = ("eicore.eibench", "eicore.folder")
+BUILTIN_PLUGINS = ("eicore.datasets.eibench", "eicore.datasets.image_folder")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,24 @@ class Registration:
     factory: Callable[[Any], Any]
     config_class: type
     plugin: str
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named setting of a registered component (``of``): composing ``<group>=<name>`` is
+    composing ``<group>=<of>`` with ``settings`` (and the nested ``defaults``) on top."""
+
+    kind: str
+    name: str
+    of: str
+    doc: str
+    settings: Mapping[str, Any]
+    defaults: tuple[Mapping[str, str], ...]
+    plugin: str
+
+    def node(self) -> dict[str, Any]:
+        """The preset as Hydra composes it: a defaults list, then its own settings."""
+        return {"defaults": [self.of, *map(dict, self.defaults), "_self_"], **self.settings}
 
 
 @dataclass
@@ -106,6 +128,7 @@ class Registry:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.components: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        self.presets: dict[str, dict[str, Preset]] = {kind: {} for kind in KINDS}
         self.commands: dict[str, Command] = {}
         self._failed: set[tuple[str, str]] = set()
         for module_name in BUILTIN_PLUGINS:
@@ -157,25 +180,64 @@ class Registry:
                 logger.warning("plugin {!r} ({}) skipped: {}", name, info.distribution, exc)
 
     def _collect(self) -> None:
-        hooks = [*KINDS.items(), ("command", "eicore_register_commands")]
+        hooks = [
+            *KINDS.items(),
+            ("preset", "eicore_register_presets"),  # after every component they may name
+            ("command", "eicore_register_commands"),
+        ]
         for kind, hook_name in hooks:
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 info = self.plugins[impl.plugin_name]
                 if info.error:
                     continue
-                register = (
-                    self._register_command(info)
-                    if kind == "command"
-                    else self._register_into(kind, info)
-                )
+                if kind == "command":
+                    register = self._register_command(info)
+                elif kind == "preset":
+                    register = self._register_preset(info)
+                else:
+                    register = self._register_into(kind, info)
                 try:
                     impl.function(register=register)
                 except Exception as exc:
                     info.error = f"{type(exc).__name__} in {hook_name}: {exc}"
                     logger.warning("plugin {!r} skipped: {}", info.name, info.error)
-                    for k, n in info.registered:
-                        (self.commands if k == "command" else self.components[k]).pop(n, None)
-                    info.registered.clear()
+                    self._forget(info)
+
+    def _forget(self, info: PluginInfo) -> None:
+        """Undo what a plugin that failed to register had registered."""
+        for kind, name in info.registered:
+            if kind == "command":
+                self.commands.pop(name, None)
+            elif kind == "preset":
+                group, _, preset = name.partition("=")
+                kind_of = {g: k for k, g in GROUPS.items()}[group]
+                self.presets[kind_of].pop(preset, None)
+            else:
+                self.components[kind].pop(name, None)
+        info.registered.clear()
+
+    def _register_preset(self, info: PluginInfo) -> Callable[..., None]:
+        def register(
+            kind: str,
+            name: str,
+            *,
+            of: str,
+            doc: str,
+            settings: Mapping[str, Any],
+            defaults: Sequence[Mapping[str, str]] = (),
+        ) -> None:
+            if kind not in KINDS:
+                raise ValueError(f"preset {name!r}: kind {kind!r} is not one of {', '.join(KINDS)}")
+            taken = self.components[kind].get(name) or self.presets[kind].get(name)
+            if taken is not None:
+                raise ValueError(
+                    f"{kind} {name!r} is already registered by plugin {taken.plugin!r}"
+                )
+            preset = Preset(kind, name, of, doc, dict(settings), tuple(defaults), info.name)
+            self.presets[kind][name] = preset
+            info.registered.append(("preset", f"{GROUPS[kind]}={name}"))
+
+        return register
 
     def _register_command(self, info: PluginInfo) -> Callable[..., None]:
         def register(name: str, main: Callable[[list[str]], None], usage: str) -> None:
@@ -264,13 +326,32 @@ class Registry:
             raise ConfigError(f"{kind} {name!r}: {type(exc).__name__}: {exc}") from None
 
     def store_configs(self) -> None:
-        """Put every registered config dataclass into Hydra's ConfigStore under its group."""
+        """Put every registered config dataclass into Hydra's ConfigStore under its group, and
+        every preset whose component is installed and whose settings are its fields."""
         from hydra.core.config_store import ConfigStore
 
         cs = ConfigStore.instance()
         for kind, regs in self.components.items():
             for reg in regs.values():
                 cs.store(group=GROUPS[kind], name=reg.name, node=config_node_class(reg))
+        for kind, presets in self.presets.items():
+            for preset in presets.values():
+                problem = self._preset_problem(preset)
+                if problem:
+                    logger.warning("plugin {!r}: preset {}={} left out: {}",
+                                   preset.plugin, GROUPS[kind], preset.name, problem)  # fmt: skip
+                    continue
+                cs.store(group=GROUPS[kind], name=preset.name, node=preset.node())
+
+    def _preset_problem(self, preset: Preset) -> str | None:
+        reg = self.components[preset.kind].get(preset.of)
+        if reg is None:
+            return f"no {preset.kind} named {preset.of!r} is registered"
+        fields = {f.name for f in dataclasses.fields(reg.config_class)}
+        unknown = sorted(set(preset.settings) - fields)
+        if unknown:
+            return f"{preset.of!r} has no setting {', '.join(map(repr, unknown))}"
+        return None
 
 
 @functools.cache
@@ -281,6 +362,32 @@ def config_node_class(reg: Registration) -> type:
         [("plugin", str, dataclasses.field(default=reg.name))],
         bases=(reg.config_class,),
     )
+
+
+PRESET_FIELDS = ("of", "doc", "settings", "defaults")
+
+
+def register_presets_from(register: RegisterPreset, file: Path | Traversable) -> None:
+    """Register every preset of a YAML file shipped with a plugin:
+    ``<kind>: {<name>: {of, doc, settings, defaults}}`` (see ``eicore_register_presets``). A
+    preset is data, so it is kept as data; a malformed file raises, naming it, and the plugin is
+    reported as broken."""
+    import yaml
+
+    try:
+        tree = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{file}: cannot read its presets: {exc}") from None
+    for kind, presets in (tree or {}).items():
+        for name, entry in (presets or {}).items():
+            if not isinstance(entry, dict) or not {"of", "doc"} <= entry.keys() <= {*PRESET_FIELDS}:
+                raise ValueError(
+                    f"{file}: preset {kind}.{name} needs `of` and `doc`, and may have "
+                    f"`settings` and `defaults` (it has: {', '.join(entry or ()) or 'nothing'})"
+                )
+            settings, defaults = entry.get("settings") or {}, entry.get("defaults") or []
+            register(kind, name, of=entry["of"], doc=entry["doc"], settings=settings,
+                     defaults=defaults)  # fmt: skip
 
 
 _registry: Registry | None = None

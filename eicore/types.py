@@ -75,6 +75,15 @@ class Prompt:
     def images(self) -> tuple[ImagePart, ...]:
         return tuple(p for m in self.messages for p in m.parts if isinstance(p, ImagePart))
 
+    def split_system(self, system: str | None = None) -> tuple[str, tuple[Message, ...]]:
+        """The system text and the other turns, for APIs that take system text apart.
+
+        The text is ``system`` (a model's own, from its config) then the prompt's system
+        messages, joined by blank lines; "" when there is none."""
+        texts = [system] if system else []
+        texts += [m.text for m in self.messages if m.role == "system"]
+        return "\n\n".join(texts), tuple(m for m in self.messages if m.role != "system")
+
     def fingerprint(self) -> list[dict[str, Any]]:
         """A JSON-able form with images replaced by their digests: the prompt's identity."""
         return [
@@ -98,6 +107,8 @@ class Completion:
     output_tokens: int | None = None
     latency_s: float = 0.0
     finish_reason: str | None = None
+    batch: bool = False
+    """Made through a provider batch (``model.batch_api``), billed at the batch discount."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from eicore import Prompt
-from eicore.calls import ModelClient
+from eicore.run.calls import ModelClient
 from eicore.testing.fake_api import FakeAPI, Reply
 
 

@@ -22,7 +22,7 @@ from eicore_test_support import (
     read_jsonl,
 )
 
-from eicore.data import load_basic
+from eicore.datasets.samples import load_basic
 
 POSED = "1. What is on the table?\n2. Who is nearby?\n3. What happened just before?"
 GROUNDED = {

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from eicore import Completion, Model, Prompt, RefusalError, Sample
-from eicore.calls import ModelClient
 from eicore.log import Completeness, RunLog, usage_of
 from eicore.plugins import registry
-from eicore.runner import Components, answer_sample
-from eicore.store import CallCache
+from eicore.run.calls import ModelClient
+from eicore.run.loop import Components, answer_sample
+from eicore.run.store import CallCache
 from eicore.types import Call, SampleRecord
 
 

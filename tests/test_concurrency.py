@@ -8,14 +8,14 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from eicore.concurrency import (
+from eicore.run.concurrency import (
     AIMD,
     AdaptiveLimit,
     report_throttle,
     retry_after_seconds,
     throttle_of,
 )
-from eicore.config import ConfigError, run_settings
+from eicore.run.settings import ConfigError, run_settings
 
 
 def test_slow_start_doubles_each_round_trip_then_halves_on_a_429() -> None:
@@ -175,3 +175,71 @@ def test_the_fakes_token_bucket_answers_429_with_retry_after_beyond_its_rate() -
         assert statuses[2][0] == 429 and 90 <= int(statuses[2][1] or 0) <= 100
         assert payload["error"]["type"] == "rate_limit_exceeded"
         assert fake.rate_limited == 1 and fake.requests[-1].reply is not None
+
+
+def test_a_call_throttled_on_the_way_is_no_success_to_grow_on() -> None:
+    """Four calls that each met a 429 their SDK retried, then answered fast: the window halved
+    once (one congestion event) and does not grow back on them."""
+    clock = [1.0]
+    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: clock[0])
+    limit.controller.success(0.0, 0.2)  # the round trip: 0.2 s
+    limit.controller.slow_start = False
+
+    async def scenario() -> None:
+        gate = asyncio.get_running_loop().create_future()
+
+        async def call() -> None:
+            async with limit.slot():
+                report_throttle(429, {"retry-after-ms": "0"})
+                await gate
+
+        tasks = [asyncio.create_task(call()) for _ in range(4)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert limit.controller.window == 4 and limit.controller.throttles == 4
+        clock[0] = 1.3  # past the hold, each call 0.3 s: under the latency target
+        gate.set_result(None)
+        await asyncio.gather(*tasks)
+
+    asyncio.run(scenario())
+    assert limit.controller.window == 4  # four fast successes would have made it 5
+
+
+def test_a_call_its_sdk_gave_up_on_is_made_again_after_the_pause() -> None:
+    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
+    attempts: list[int] = []
+
+    class RateLimited(Exception):
+        status_code = 429
+        response = SimpleNamespace(headers={"retry-after-ms": "0"})
+
+    async def make() -> str:
+        attempts.append(limit.in_flight)
+        if len(attempts) < 3:
+            raise RateLimited
+        return "answer"
+
+    assert asyncio.run(limit.call(make)) == "answer"
+    assert attempts == [1, 1, 1] and limit.controller.throttles == 2 and limit.in_flight == 0
+
+    async def never() -> str:  # a limit that never lifts (a spent quota): given up on
+        attempts.append(limit.in_flight)
+        raise RateLimited
+
+    attempts.clear()
+    with pytest.raises(RateLimited):
+        asyncio.run(limit.call(never, retries=2))
+    assert len(attempts) == 3
+
+
+def test_a_call_that_fails_otherwise_is_not_made_again() -> None:
+    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
+    attempts: list[int] = []
+
+    async def make() -> str:
+        attempts.append(1)
+        raise ValueError("bad request")
+
+    with pytest.raises(ValueError):
+        asyncio.run(limit.call(make))
+    assert attempts == [1] and limit.controller.throttles == 0

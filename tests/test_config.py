@@ -9,8 +9,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from eicore import Completion, Model
-from eicore.config import ConfigError, RunSettings, config_hash, run_settings, snapshot
-from eicore.redact import MASK, redact, redact_tree
+from eicore.run.settings import ConfigError, RunSettings, config_hash, run_settings, snapshot
+from eicore.secrets.masking import MASK, redact, redact_tree
 
 
 def cfg(**changes: object):  # type: ignore[no-untyped-def]

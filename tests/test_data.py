@@ -17,7 +17,8 @@ import pytest
 from eicore_test_support import CHEAP, CLI, read_json, read_jsonl
 from loguru import logger
 
-from eicore.data import (
+from eicore.datasets.eibench import COMMIT, FILES, EIBench, EIBenchConfig
+from eicore.datasets.samples import (
     DataConfig,
     DataError,
     load_basic,
@@ -27,7 +28,6 @@ from eicore.data import (
     report_defects,
     select,
 )
-from eicore.eibench import COMMIT, FILES, EIBench, EIBenchConfig
 from eicore.types import EMOTIONS, Sample
 
 NUMBERED_ITEM = re.compile(r"(?m)^\s*\d+\s*[.)](.*)$")

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from eicore.eibench import EIBench, EIBenchConfig
+from eicore.datasets.eibench import EIBench, EIBenchConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "data.md"
 
@@ -29,7 +29,7 @@ def test_the_flags_cover_the_known_defects(eibench_dir: Path) -> None:
 
 
 def test_docs_list_every_flag() -> None:
-    source = (Path(__file__).resolve().parents[1] / "eicore" / "data.py").read_text()
+    source = (Path(__file__).resolve().parents[1] / "eicore/datasets/samples.py").read_text()
     flags = set(re.findall(r'flags\.append\("([a-z-]+)"\)', source))
     assert flags == {"question-is-refusal", "stray-quote", "trailing-period", "typo",
                      "empty-trigger-item"}  # fmt: skip

@@ -15,8 +15,8 @@ import yaml
 
 import eicore
 from eicore import hookspecs
-from eicore.cli import USAGE
-from eicore.eibench import EIBenchConfig
+from eicore.commands.cli import USAGE
+from eicore.datasets.eibench import EIBenchConfig
 from eicore.plugins import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def test_the_configuration_page_has_every_registered_component_and_field(
 def test_the_hooks_page_has_every_hookspec_and_the_public_api(reference: ModuleType) -> None:
     page = reference.hooks_page()
     specs = [n for n, f in vars(hookspecs).items() if hasattr(f, "eicore_spec")]
-    assert len(specs) == 9  # five kinds of component, commands, and three lifecycle hooks
+    assert len(specs) == 10  # five kinds of component, presets, commands, three lifecycle hooks
     for name in specs:
         if name.startswith("eicore_register_"):
             assert f"### `{name}(register: Register" in page

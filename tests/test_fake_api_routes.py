@@ -22,8 +22,13 @@ NOT_SERVED = (
     "/openai/v1/chat/completions",
     "/v1/v1/chat/completions",
     "/messages",
-    "/v1/messages/batches",
+    "/v1/messages/batches/msgbatch_x/cancel",
+    "/v1/batches/batch_x/cancel",
 )
+REFUSED = {  # batch endpoints: served, but a chat body is not what they take
+    "/v1/messages/batches": "requests: Field required",
+    "/v1/batches": "Missing required parameter: 'input_file_id'",
+}
 
 
 def post(fake: FakeAPI, path: str) -> tuple[int, dict]:
@@ -55,3 +60,12 @@ def test_any_other_path_is_404_and_logged(fake: FakeAPI, path: str) -> None:
     assert status == 404 and path in data["error"]["message"]
     last = fake.requests[-1]
     assert (last.path, last.provider, last.reply) == (path, None, None)
+
+
+@pytest.mark.parametrize("path", REFUSED)
+def test_a_chat_body_posted_to_a_batch_endpoint_is_refused_as_the_api_refuses_it(
+    fake: FakeAPI, path: str
+) -> None:
+    status, data = post(fake, path)
+    assert status == 400 and REFUSED[path] in data["error"]["message"]
+    assert fake.requests[-1].provider == ("anthropic" if "messages" in path else "openai")

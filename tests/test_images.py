@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json, read_jsonl
 
-from eicore.images import ImageError, read, resolve
+from eicore.datasets.images import ImageError, read, resolve
 
 MakeImage = Callable[..., Path]
 

@@ -9,8 +9,8 @@ import pytest
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 
 from eicore import ConfigError, build
-from eicore.calls import ModelClient
-from eicore.judging import describe_judges, judge_clients
+from eicore.run.calls import ModelClient
+from eicore.run.judges import describe_judges, judge_clients
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 
 

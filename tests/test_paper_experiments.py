@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eicore import cli
+from eicore.commands import cli
 from eicore.plugins import registry
 
 TABLES = {

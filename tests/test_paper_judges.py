@@ -19,9 +19,9 @@ from eicore_openai.messages import chat_request
 from omegaconf import OmegaConf
 
 from eicore import Completion, Prompt, Sample
-from eicore.eibench import EIBench, EIBenchConfig
+from eicore.datasets.eibench import EIBench, EIBenchConfig
 from eicore.plugins import config_node_class, registry
-from eicore.scoring import compose
+from eicore.run.rescore import compose
 
 CODE = Path(__file__).resolve().parents[1] / ".." / "shared" / "eibench-code"
 pytestmark = pytest.mark.skipif(not (CODE / "SHA256SUMS").is_file(), reason="no eibench-code")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from eicore.paper_tables import CFSA_NOTE
-from eicore.rundirs import collect
-from eicore.summary import write_summary
+from eicore.log.directories import collect
+from eicore.paper.tables import CFSA_NOTE
+from eicore.report.summary import write_summary
 from eicore.viewer.page import decode_payload
 
 

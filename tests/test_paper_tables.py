@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, read_json
 
-from eicore import paper_tables
-from eicore.data import load_basic
+from eicore.datasets.samples import load_basic
+from eicore.paper import tables
 from eicore.testing.fake_api import FakeAPI
 
 README = Path(__file__).resolve().parents[1] / ".." / "shared" / "eibench-code" / "README.md"
@@ -36,14 +36,14 @@ def readme_cells() -> list[tuple[str, str, float, float]]:
 def test_every_readme_cell_is_in_the_data_in_order() -> None:
     shipped = [
         (c.split, c.paper_model, c.values["llama3"], c.values["gpt"])
-        for c in paper_tables.paper_cells().values()
+        for c in tables.paper_cells().values()
     ]
     assert shipped == readme_cells()
     assert len(shipped) == 31 * 5 + 13
 
 
 def test_lookup_and_delta() -> None:
-    value = paper_tables.paper_value
+    value = tables.paper_value
     assert value("basic", "direct", "paper-llava-1.5-13b", "overall", "llama3", 1615) == 54.37
     assert value("basic", "direct", "llava-1.5-13b-vllm", "overall", "gpt", 1615) == 52.20
     assert value("basic", "direct", "llava-1.5-13b", "happy", "gpt", 91) == 57.52
@@ -53,23 +53,23 @@ def test_lookup_and_delta() -> None:
     assert value("basic", "direct", "llava-1.5-13b", "overall", None, 1615) is None
     assert value("basic", "direct", "echo", "overall", "gpt", 1615) is None
     assert value("basic", "direct", "llava-1.5-13b", "overall", "gpt", 91) is None  # a subset
-    assert paper_tables.delta_text(0.5410, 54.37) == "paper 54.37, −0.27"
-    assert paper_tables.delta_text(0.5489, 52.20) == "paper 52.20, +2.69"
+    assert tables.delta_text(0.5410, 54.37) == "paper 54.37, −0.27"
+    assert tables.delta_text(0.5489, 52.20) == "paper 52.20, +2.69"
 
 
 def test_only_the_paper_protocol_is_compared() -> None:
     paper = {"strategy": {"plugin": "paper", "persona": "emotion_expert", "cot": False}}
-    assert paper_tables.paper_setting(paper, None) == "direct"
+    assert tables.paper_setting(paper, None) == "direct"
     cot = {"strategy": {**paper["strategy"], "cot": True}}
-    assert paper_tables.paper_setting(cot, None) == "cot"
+    assert tables.paper_setting(cot, None) == "cot"
     ablated = {"strategy": {**paper["strategy"], "persona": "none"}}
-    assert paper_tables.paper_setting(ablated, None) is None
-    assert paper_tables.paper_setting({"strategy": {"plugin": "direct"}}, None) is None
+    assert tables.paper_setting(ablated, None) is None
+    assert tables.paper_setting({"strategy": {"plugin": "direct"}}, None) is None
     declared = {"answered_by": {"strategy": "paper-direct"}}
-    assert paper_tables.paper_setting(None, declared) == "direct"
-    assert paper_tables.paper_setting(None, {"answered_by": {"strategy": "direct"}}) is None
+    assert tables.paper_setting(None, declared) == "direct"
+    assert tables.paper_setting(None, {"answered_by": {"strategy": "direct"}}) is None
     judges = [{"name": "j1", "plugin": "paper-gpt"}, {"name": "s", "plugin": "llm"}]
-    assert paper_tables.judge_presets(judges) == {"j1": "gpt"}
+    assert tables.judge_presets(judges) == {"j1": "gpt"}
 
 
 @needs_readme

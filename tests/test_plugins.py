@@ -27,6 +27,15 @@ ECHO_REGISTERED = [
 ]
 
 
+EIBENCH_REGISTERED = [
+    ["dataset", "eibench"],
+    *(
+        ["preset", f"data={name}"]
+        for name in ("angry", "basic", "complex", "excited", "happy", "sad")
+    ),
+]
+
+
 def by_name(listing: list[dict]) -> dict[str, dict]:
     return {p["name"]: p for p in listing}
 
@@ -58,7 +67,7 @@ def test_plugins_lists_the_installed_third_party_plugin(cli: CLI) -> None:
     assert "BROKEN" not in header
     assert registered == [" ".join(r) for r in ECHO_REGISTERED]
     # the first-party plugins come through the very same mechanism
-    assert "dataset eibench" in blocks["eicore.eibench"][1]
+    assert "dataset eibench" in blocks["eicore.datasets.eibench"][1]
     assert any("strategy direct" in regs for _, regs in blocks.values())
     assert any("metric trigger_recall" in regs for _, regs in blocks.values())
 
@@ -71,18 +80,18 @@ def test_plugins_json_parses_and_names_distribution_version_and_registrations(cl
     assert echo["version"] == "1.2.3"
     assert echo["error"] is None
     assert echo["registered"] == ECHO_REGISTERED
-    builtin = by_name(listing)["eicore.eibench"]
-    assert builtin["distribution"] == "eicore" and builtin["registered"] == [["dataset", "eibench"]]
+    builtin = by_name(listing)["eicore.datasets.eibench"]
+    assert builtin["distribution"] == "eicore" and builtin["registered"] == EIBENCH_REGISTERED
 
 
-BUILTIN = ["eicore.eibench", "eicore.folder"]
+BUILTIN = ["eicore.datasets.eibench", "eicore.datasets.image_folder"]
 
 
 def test_load_plugins_empty_loads_only_the_builtin_datasets(cli: CLI) -> None:
     env = {"EICORE_LOAD_PLUGINS": ""}
     listing = cli("plugins", "--json", env=env).json()
     assert [p["name"] for p in listing] == BUILTIN
-    assert [p["registered"] for p in listing] == [[["dataset", "eibench"]], [["dataset", "images"]]]
+    assert [p["registered"] for p in listing] == [EIBENCH_REGISTERED, [["dataset", "images"]]]
     text = cli("plugins", env=env).stdout
     assert list(text_blocks(text)) == BUILTIN, text
 
@@ -149,7 +158,7 @@ def test_broken_plugins_are_reported_by_name_and_the_healthy_ones_load(broken_cl
     assert "registration went wrong halfway" in raising["error"]
     # the healthy plugins are untouched
     assert listing["echo"]["error"] is None and listing["echo"]["registered"] == ECHO_REGISTERED
-    assert listing["eicore.eibench"]["error"] is None
+    assert listing["eicore.datasets.eibench"]["error"] is None
     healthy = [
         p for p in listing.values() if p["distribution"] in {"eicore-strategies", "eicore-metrics"}
     ]

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import eicore
-from eicore.scaffold import KINDS, PluginNames, render
+from eicore.commands.new_plugin import KINDS, PluginNames, render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def internal_imports(source: str, where: str) -> list[str]:
     code held by strings (``python -c``) count too."""
     found = [
         f"{where}:{source[: m.start()].count(chr(10)) + 1}: {m[1]}"
-        for m in re.finditer(r"""["'].*\b(?:from|import) (eicore\.(?!testing\b)\w+)""", source)
+        for m in re.finditer(r"""["'].*\b(?:from|import) (eicore\.(?!testing\b)[\w.]+)""", source)
     ]
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -66,15 +66,17 @@ def test_plugins_the_example_and_the_templates_use_only_the_public_api() -> None
 
 def test_the_check_finds_internal_imports() -> None:
     source = (
-        "from eicore.config import ConfigError\nimport eicore.plugins\nfrom eicore import store\n"
+        "from eicore.run.settings import ConfigError\n"
+        "import eicore.plugins\n"
+        "from eicore import run\n"
     )
     assert internal_imports(source, "x.py") == [
-        "x.py:1: eicore.config",
+        "x.py:1: eicore.run.settings",
         "x.py:2: eicore.plugins",
-        "x.py:3: eicore.store",
+        "x.py:3: eicore.run",
     ]
-    script = 'CODE = "from eicore.cli import main; main()"\n'
-    assert internal_imports(script, "x.py") == ["x.py:1: eicore.cli"]
+    script = 'CODE = "from eicore.commands.cli import main; main()"\n'
+    assert internal_imports(script, "x.py") == ["x.py:1: eicore.commands.cli"]
     assert internal_imports("from eicore.testing.fake_api import FakeAPI", "x.py") == []
 
 

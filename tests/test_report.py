@@ -11,9 +11,9 @@ from pathlib import Path
 
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json
 
+from eicore.log.directories import RunResult
 from eicore.log.schema import from_summary
-from eicore.rundirs import RunResult
-from eicore.summary import build_rows
+from eicore.report.summary import build_rows
 
 
 def test_report_over_a_sweep_and_single_runs(cli: CLI, eibench_dir: Path, tmp_path: Path) -> None:

@@ -15,12 +15,12 @@ from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json, read_jsonl
 
 from eicore import Completion, Model, Prompt, Sample
-from eicore.calls import ModelClient
-from eicore.evaluation import call_cost
 from eicore.log import Recall, RoleUsage, RunLogError, read, usage_of
 from eicore.log.schema import from_summary
 from eicore.plugins import registry
-from eicore.runner import Components, answer_sample
+from eicore.run.calls import ModelClient
+from eicore.run.job import call_cost
+from eicore.run.loop import Components, answer_sample
 
 LLM_ON_ECHO = ("judge=llm", "+model@judge.model=echo", "judge.max_attempts=1", "data.limit=3")
 

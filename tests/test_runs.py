@@ -19,7 +19,7 @@ from eicore_test_support import (
     read_jsonl,
 )
 
-from eicore.data import load_complex
+from eicore.datasets.samples import load_complex
 
 
 def test_complex_split_end_to_end(cli: CLI, eibench_dir: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, pip_install_target
 
-from eicore.scaffold import KINDS, PluginNames, ScaffoldError, new_plugin
+from eicore.commands.new_plugin import KINDS, PluginNames, ScaffoldError, write_plugin
 
 
 @pytest.fixture
@@ -86,4 +86,4 @@ def test_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(ScaffoldError, match=r"cannot write .*a-file/eicore-acme"):
-        new_plugin("acme", "model", blocker)
+        write_plugin("acme", "model", blocker)

@@ -16,9 +16,9 @@ from eicore_test_support import (
     read_jsonl,
 )
 
-from eicore.data import load_basic, load_complex
+from eicore.datasets.samples import load_basic, load_complex
 from eicore.log import Recall
-from eicore.report import table
+from eicore.report.run_tables import table
 
 LLM_JUDGE = (
     "+judge@judges.gpt=llm",

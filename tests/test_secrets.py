@@ -21,7 +21,7 @@ from eicore_test_support import (
     read_jsonl,
 )
 
-from eicore.data import DataConfig, load_basic, select
+from eicore.datasets.samples import DataConfig, load_basic, select
 from eicore.testing.fake_api import FakeAPI, Received, Reply
 
 MODEL_KEY = "sk-live-MODELSECRET-0123456789"
@@ -291,7 +291,7 @@ def test_hydra_prints_no_secret_field_value(cli: CLI, eibench_dir: Path, tmp_pat
 
 
 def test_every_form_of_a_secret_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from eicore.redact import MASK, excerpt, keep_secret, redact
+    from eicore.secrets.masking import MASK, excerpt, keep_secret, redact
 
     key = "sk-rules-" + secrets.token_hex(12)
     monkeypatch.setenv("RULES_API_KEY", f"  {key}\r\n")
@@ -321,7 +321,7 @@ def test_every_form_of_a_secret_is_masked(monkeypatch: pytest.MonkeyPatch) -> No
     ],
 )  # fmt: skip
 def test_ordinary_overrides_pass_the_key_check(override: str) -> None:
-    from eicore.credentials import check_overrides
+    from eicore.secrets.keys import check_overrides
 
     check_overrides([override])
 
@@ -340,8 +340,8 @@ def test_ordinary_overrides_pass_the_key_check(override: str) -> None:
     ],
 )
 def test_a_key_where_hydra_would_print_it_is_refused_unseen(override: str) -> None:
-    from eicore.config import ConfigError
-    from eicore.credentials import check_overrides
+    from eicore.run.settings import ConfigError
+    from eicore.secrets.keys import check_overrides
 
     with pytest.raises(ConfigError) as refused:
         check_overrides([override])
@@ -351,8 +351,8 @@ def test_a_key_where_hydra_would_print_it_is_refused_unseen(override: str) -> No
 
 
 def test_a_variable_name_that_is_a_key_is_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    from eicore.config import ConfigError
-    from eicore.credentials import api_key
+    from eicore.run.settings import ConfigError
+    from eicore.secrets.keys import api_key
 
     key = "sk-named-0123456789abcdefABCDEF"
     for name in (key, "AKIAIOSFODNN7EXAMPLE"):

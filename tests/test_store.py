@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json, read_jsonl
 
-from eicore.data import DataConfig, load_basic, select
-from eicore.store import CallCache, RunStore, StoreError
+from eicore.datasets.samples import DataConfig, load_basic, select
+from eicore.run.store import CallCache, RunStore, StoreError
 from eicore.types import Completion, Response, Sample, SampleRecord
 
 

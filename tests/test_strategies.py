@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from eicore_test_support import CLI, only_run_dir, read_json, read_jsonl
 
-from eicore.data import load_basic
+from eicore.datasets.samples import load_basic
 from eicore.types import Sample
 
 CAPTION = "A man shouts across a restaurant table at a waiter."

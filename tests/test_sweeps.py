@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from eicore_test_support import CLI, echo_args, read_json, read_jsonl
 
-from eicore.report import pct
+from eicore.report.run_tables import pct
 from eicore.viewer.page import decode_payload
 
 # A second test model: the scripted model without vision, as a preset in a search path of the
@@ -181,8 +181,8 @@ def compose(*overrides: str) -> Any:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
 
-    from eicore.config import register_resolvers
     from eicore.plugins import registry
+    from eicore.run.settings import register_resolvers
 
     register_resolvers()
     registry().store_configs()

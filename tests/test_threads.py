@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from eicore import threads
-from eicore.config import ConfigError, run_settings
-from eicore.threads import CPUBudget, available_cpus, cgroup_cpus
+from eicore.run import threads
+from eicore.run.settings import ConfigError, run_settings
+from eicore.run.threads import CPUBudget, available_cpus, cgroup_cpus
 
 
 def test_affinity_alone_decides() -> None:
@@ -88,7 +88,7 @@ def test_the_budget_reaches_the_environment_and_torch_in_a_fresh_process() -> No
     pytest.importorskip("torch")
     code = (
         "import os\n"
-        "from eicore import threads\n"
+        "from eicore.run import threads\n"
         "threads.set_threads(1)\n"
         "import torch\n"
         "from eicore import cpu_threads\n"

@@ -7,6 +7,7 @@ import base64
 import http.client
 import io
 import json
+import os
 import random
 import re
 import threading
@@ -19,9 +20,11 @@ import numpy as np
 import pytest
 from eicore_test_support import CLI, echo_args, read_json, read_jsonl
 
-from eicore.data import load_basic
+from eicore import cohen_kappa
+from eicore.datasets.images import MAX_BYTES
+from eicore.datasets.samples import load_basic
 from eicore.log import Recall
-from eicore.report import recall_row
+from eicore.report.run_tables import recall_row
 from eicore.testing.runs import synthetic_images
 from eicore.types import Call, Completion, Judgment, Response, SampleRecord
 from eicore.viewer import write_report
@@ -249,6 +252,29 @@ def test_the_server_serves_images_only_from_inside_the_root(
     assert request(server, "POST", "/api/review", {"image": image})[0] == 404  # not review mode
 
 
+def test_the_server_reads_only_regular_files_of_a_sane_size(
+    runs: Runs, serve: Callable[..., ViewerServer]
+) -> None:
+    """A FIFO opened to be read blocks until something writes to it: read, it would hang the
+    request (and its thread) for good. The server reads through the core's image reader."""
+    fifo, huge = runs.images / "pipe.png", runs.images / "huge.png"
+    os.mkfifo(fifo)
+    with huge.open("wb") as sparse:
+        sparse.truncate(MAX_BYTES + 1)
+    try:
+        server = serve(report_site([runs.direct], None))
+        for name in ("pipe.png", "huge.png"):
+            status, body = request(server, "GET", f"/image/{name}")  # a hang fails it: timeout
+            assert (status, b"a regular file of at most 64 MB" in body) == (404, True), name
+        image = runs.images / "CAER-S/train/Angry/0007.png"  # the server still serves
+        assert request(server, "GET", "/image/CAER-S/train/Angry/0007.png") == (
+            200, image.read_bytes()
+        )  # fmt: skip
+    finally:
+        fifo.unlink()
+        huge.unlink()
+
+
 def annotate_run(cli: CLI, tmp_path: Path, make_image: Callable[..., Path]) -> Path:
     folder = tmp_path / "imgs"
     make_image(folder / "anger" / "a.jpg", format="JPEG")
@@ -349,6 +375,20 @@ def reference_alpha(units: list[list[float | None]], level: str) -> float:
             reliability_data=matrix, level_of_measurement=level, value_domain=list(range(6))
         )
     )
+
+
+def test_cohen_kappa_matches_scikit_learn_and_is_none_when_undefined() -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = random.Random(5)
+    x = [rng.choice("abc") for _ in range(200)]
+    y = [v if rng.random() < 0.7 else rng.choice("abc") for v in x]
+    assert cohen_kappa(x, y) == pytest.approx(cohen_kappa_score(x, y))
+    assert cohen_kappa([1, 0, 1], [1, 0, 1]) == pytest.approx(1.0)
+    assert cohen_kappa([], []) is None
+    assert cohen_kappa([1, 1], [1, 1]) is None  # chance agreement is total
+    with pytest.raises(ValueError):
+        cohen_kappa([1, 0], [1])
 
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])

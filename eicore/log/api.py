@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
+from eicore.log.directories import collect
 from eicore.log.files import read
 from eicore.log.frames import runs_frame
 from eicore.log.schema import RunLog
-from eicore.rundirs import collect
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,8 +26,8 @@ def compose_run(overrides: Sequence[str]) -> DictConfig:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf, open_dict
 
-    from eicore.config import register_resolvers
     from eicore.plugins import registry
+    from eicore.run.settings import register_resolvers
 
     register_resolvers()
     registry().store_configs()
@@ -54,9 +54,9 @@ def evaluate(
     ``overrides`` are the command's, as strings or lists of strings:
     ``evaluate("model=question-prior", "data.limit=5", data_root="~/eibench")``.
     ``data_root`` and ``run_root`` are shorthands for ``data.root=`` and ``run.root=``.
-    Errors are raised (a :class:`~eicore.config.ConfigError` names what to fix), not printed.
+    Errors are raised (a :class:`~eicore.run.settings.ConfigError` names what to fix), not printed.
     """
-    from eicore.evaluation import evaluate as run_job  # Hydra and the run machinery: on use
+    from eicore.run.job import evaluate as run_job  # Hydra and the run machinery: on use
 
     given = [o for group in overrides for o in ([group] if isinstance(group, str) else group)]
     if data_root is not None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from eicore.data import read_jsonl
+from eicore.datasets.samples import read_jsonl
 from eicore.log.schema import Completeness, RunLog, RunLogError, from_summary
-from eicore.store import dump_json, write_atomically
+from eicore.run.store import dump_json, write_atomically
 from eicore.types import SampleRecord, record_from_dict, record_to_dict
 
 METRICS, RECORDS, PREDICTIONS, CONFIG = (

@@ -10,10 +10,10 @@ from typing import Any
 from loguru import logger
 
 from eicore.interfaces import Metric
-from eicore.judgments import judgment_files
 from eicore.log.files import write
+from eicore.log.original_judgments import judgment_files
 from eicore.log.schema import Completeness, Provenance, RoleUsage, RunLog, usage_of
-from eicore.store import StoreError
+from eicore.run.store import StoreError
 from eicore.types import Call, SampleRecord
 from eicore.viewer import write_report
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from eicore.calls import ModelClient, RoleHandle
 from eicore.interfaces import Model, ModelRole
-from eicore.store import CallCache
+from eicore.run.calls import ModelClient, RoleHandle
+from eicore.run.store import CallCache
 from eicore.types import Call
 
 

@@ -69,18 +69,44 @@ def synthetic_images(
 
 
 def run_eicore(
-    *overrides: str, folder: Path, env: dict[str, str], timeout: float = 180
+    *overrides: str,
+    folder: Path,
+    env: dict[str, str],
+    timeout: float = 180,
+    command: tuple[str, ...] = ("run",),
 ) -> subprocess.CompletedProcess[str]:
     """``eicore run`` in a subprocess, as a user would run it, with cache and runs in ``folder``.
 
-    No ``EICORE_*`` variable of this process reaches it; ``env`` adds variables (an API key)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("EICORE_")}
-    command = [sys.executable, "-c", "from eicore.cli import main; main()", "run", *overrides,
-               f"run.root={folder / 'runs'}", "run.progress=false"]  # fmt: skip
+    No ``EICORE_*`` variable of this process reaches it; ``env`` adds variables (an API key).
+    ``command``: another command and its arguments before the overrides (``("score", run)``).
+    """
+    line, environment = _eicore_run(overrides, folder, env, command)
     return subprocess.run(
-        command, cwd=folder, env={**base, "EICORE_CACHE": str(folder / "cache"), **env},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        line, cwd=folder, env=environment, capture_output=True, text=True, timeout=timeout,
+        check=False,
     )  # fmt: skip
+
+
+def start_eicore(*overrides: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``eicore run`` as :func:`run_eicore` runs it, started and left running (for a test that
+    interrupts or kills it); its output is piped."""
+    command, environment = _eicore_run(overrides, folder, env)
+    return subprocess.Popen(
+        command, cwd=folder, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def _eicore_run(
+    overrides: tuple[str, ...],
+    folder: Path,
+    env: dict[str, str],
+    command: tuple[str, ...] = ("run",),
+) -> tuple[list[str], dict[str, str]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EICORE_")}
+    line = [sys.executable, "-c", "from eicore.commands.cli import main; main()", *command,
+            *overrides, f"run.root={folder / 'runs'}", "run.progress=false"]  # fmt: skip
+    return line, {**base, "EICORE_CACHE": str(folder / "cache"), **env}
 
 
 def read_jsonl(path: Path) -> list[Any]:

@@ -1,4 +1,5 @@
-"""A scripted model for tests: answers from a table of replies and logs what it received."""
+"""Scripted models for tests: answers chosen by the prompt (:class:`ScriptedModel`) or given in
+order (:class:`SequencedModel`), and what each received."""
 
 from __future__ import annotations
 
@@ -50,3 +51,23 @@ class ScriptedModel(Model):
                     }
                     log.write(json.dumps(row) + "\n")
         return [Completion(text=self.reply(p), finish_reason="stop") for p in prompts]
+
+
+class SequencedModel(Model):
+    """Replies from a list, one per call in order, whatever the prompt, so a test can script
+    what a judge gets on each retry; ``prompts`` holds the text of each prompt received."""
+
+    def __init__(self, replies: Sequence[str]) -> None:
+        super().__init__(None)
+        self.replies = list(replies)
+        self.prompts: list[str] = []
+
+    def identity(self) -> dict[str, object]:
+        return {"plugin": "sequenced", "replies": self.replies}
+
+    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
+        completions = []
+        for prompt in prompts:
+            self.prompts.append("\n".join(m.text for m in prompt.messages))
+            completions.append(Completion(self.replies[len(self.prompts) - 1]))
+        return completions

@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from eicore.data import DataError
+from eicore.datasets.samples import DataError
 from eicore.viewer.agreement import agreement, ratings_files, read_ratings, write_agreement
 from eicore.viewer.judge_review import LABELS_FILE, label_agreement, label_agreement_text
 from eicore.viewer.review import REVIEWS, check_reviewer

@@ -19,11 +19,11 @@ from pathlib import Path
 from statistics import NormalDist, fmean, pvariance
 from typing import Any
 
-from eicore.data import read_jsonl
+from eicore.datasets.samples import read_jsonl
 from eicore.log.files import write_jsonl
 from eicore.types import SampleRecord
 from eicore.viewer.page import render_page
-from eicore.viewer.review import REVIEWS, reviewer_dir
+from eicore.viewer.review import REVIEWS, editor_payload, reviewer_dir
 from eicore.viewer.runs import ViewerError, load_records
 
 LABELS_FILE = "judge_labels.jsonl"
@@ -128,14 +128,7 @@ def judge_review_payload(
         }
         for r in answered(run_dir)
     ]
-    return {
-        "mode": "judge-review",
-        "reviewer": reviewer,
-        "imageBase": "/image/" if image_root else None,
-        "saveUrl": "/api/review",
-        "token": token,
-        "items": items,
-    }
+    return editor_payload("judge-review", reviewer, image_root, token, items)
 
 
 def judge_review_page(run_dir: Path, reviewer: str, image_root: Any, token: str) -> str:
@@ -197,17 +190,6 @@ def run_ppi(run_dir: Path, level: float = 0.95) -> dict[str, dict[str, Any]]:
     return out
 
 
-def cohen_kappa(x: Sequence[int], y: Sequence[int]) -> float | None:
-    """Cohen's kappa of two raters' labels of the same units; None when chance agreement is
-    total (both always gave one and the same label)."""
-    n = len(x)
-    if n == 0:
-        return None
-    observed = sum(a == b for a, b in zip(x, y, strict=True)) / n
-    expected = sum((x.count(c) / n) * (y.count(c) / n) for c in set(x) | set(y))
-    return None if expected == 1 else (observed - expected) / (1 - expected)
-
-
 def _credits(record: SampleRecord, judge: str) -> list[int] | None:
     """A judge's matched-or-not per trigger of a record; None when it only counted."""
     j = next((j for j in record.judgments if j.judge == judge), None)
@@ -224,7 +206,7 @@ def label_agreement(run_dir: Path) -> dict[str, Any]:
     """Judge–human and human–human agreement on the run's labelled answers, per trigger:
     Cohen's kappa of every pair (on the triggers both labelled) and Krippendorff's alpha
     (nominal) of the humans, and of each judge with the humans."""
-    from eicore.viewer.agreement import krippendorff_alpha
+    from eicore.viewer.agreement import cohen_kappa, krippendorff_alpha
 
     labels = all_labels(run_dir)
     if not labels:

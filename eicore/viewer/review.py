@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from eicore.data import parse_triggers, read_jsonl
+from eicore.datasets.samples import parse_triggers, read_jsonl
 from eicore.log.files import write_jsonl
-from eicore.store import dump_json
+from eicore.run.store import dump_json
 from eicore.types import Call, Completion
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import ViewerError, read_json
@@ -217,8 +217,16 @@ def review_payload(
                 "saved": {"triggers": list(r.triggers), "rating": r.rating} if r else None,
             }
         )
+    return editor_payload("review", reviewer, image_root, token, items)
+
+
+def editor_payload(
+    mode: str, reviewer: str, image_root: object, token: str, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The data of a page that saves (``review``, ``judge-review``): its items, the reviewer,
+    and where images come from and saves go, with the session's token."""
     return {
-        "mode": "review",
+        "mode": mode,
         "reviewer": reviewer,
         "imageBase": "/image/" if image_root else None,
         "saveUrl": "/api/review",

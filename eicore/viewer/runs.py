@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eicore import paper_tables, report
 from eicore.log import RunLog, RunLogError
 from eicore.log import read as read_log
+from eicore.paper import tables
+from eicore.report import run_tables
 from eicore.types import SampleRecord
 
 ViewerError = RunLogError
@@ -82,25 +83,25 @@ def summary_rows(runs: Sequence[RunInfo], labels: Sequence[str]) -> list[dict[st
     rows = []
     for run, label in zip(runs, labels, strict=True):
         done = run.log.completeness
-        note = paper_tables.CFSA_NOTE if run.strategy == "cfsa" else None
+        note = tables.CFSA_NOTE if run.strategy == "cfsa" else None
         base = {"run": label, "n_samples": done.n_samples, "n_failed": done.n_failed,
                 "note": note}  # fmt: skip
         by_judge = run.log.recall_by_judge
         if not by_judge:
             rows.append({**base, "judge": None, "cells": None, "ci": None, "n_scored": None})
-        precisions = report.measure_by_judge(run.log, "precision")
-        f1s = report.measure_by_judge(run.log, "f1")
+        precisions = run_tables.measure_by_judge(run.log, "precision")
+        f1s = run_tables.measure_by_judge(run.log, "f1")
         for judge, recall in by_judge.items():
             precision, f1 = precisions.get(judge), f1s.get(judge)
             rows.append(
                 {
                     **base,
                     "judge": judge,
-                    "cells": report.recall_row(recall),
+                    "cells": run_tables.recall_row(recall),
                     "ci": recall.ci,
                     "n_scored": recall.n_scored,
-                    "precision": report.pct(precision.overall if precision else None),
-                    "f1": report.pct(f1.overall if f1 else None),
+                    "precision": run_tables.pct(precision.overall if precision else None),
+                    "f1": run_tables.pct(f1.overall if f1 else None),
                 }
             )
     return rows

@@ -23,10 +23,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from eicore.datasets.images import MAX_BYTES, ImageError, read_file
 from eicore.log import read as read_log
+from eicore.report.html import build_payload, image_root_of, report_title
 from eicore.viewer.judge_review import answered, checked_labels, judge_review_page, save_labels
 from eicore.viewer.page import render_page
-from eicore.viewer.report import build_payload, image_root_of, report_title
 from eicore.viewer.review import (
     Annotation,
     checked_review,
@@ -123,7 +124,10 @@ def judge_review_site(run_dir: Path, reviewer: str, image_root: Path | None) -> 
 
 
 def image_file(root: Path | None, relative: str) -> tuple[HTTPStatus, Path | str]:
-    """The file ``relative`` names under ``root``, or the status and reason it is refused."""
+    """The file ``relative`` names under ``root``, or the status and reason it is refused.
+    Whether it is a regular file is for the reader to say
+    (:func:`eicore.datasets.images.read_file`): asked here, the answer could change before the
+    read."""
     if root is None:
         return HTTPStatus.NOT_FOUND, "no image root: pass --image-root or set data.image_root"
     if any(ord(c) < 32 or ord(c) == 127 for c in relative):
@@ -138,7 +142,7 @@ def image_file(root: Path | None, relative: str) -> tuple[HTTPStatus, Path | str
         path = (base / relative).resolve()
         if not path.is_relative_to(base):
             return HTTPStatus.FORBIDDEN, f"refused: {relative!r} leads outside the image root"
-        if path.suffix.lower() not in IMAGE_TYPES or not path.is_file():
+        if path.suffix.lower() not in IMAGE_TYPES:
             return HTTPStatus.NOT_FOUND, f"no image {relative!r} under the image root"
     except (OSError, ValueError):
         return HTTPStatus.NOT_FOUND, f"no image {relative!r} under the image root"
@@ -210,14 +214,16 @@ class Handler(BaseHTTPRequestHandler):
                 page = site.page()
             self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
         elif path.startswith(IMAGE_PREFIX):
-            status, found = image_file(site.image_root, unquote(path[len(IMAGE_PREFIX) :]))
+            relative = unquote(path[len(IMAGE_PREFIX) :])
+            status, found = image_file(site.image_root, relative)
             if isinstance(found, str):
                 self._text(status, found)
                 return
             try:
-                data = found.read_bytes()
-            except OSError:
-                self._text(HTTPStatus.NOT_FOUND, "image unreadable")
+                data = read_file(found)  # a FIFO or a device is refused, never read: no hang
+            except ImageError:
+                wanted = f"a regular file of at most {MAX_BYTES // 2**20} MB"
+                self._text(HTTPStatus.NOT_FOUND, f"no usable image {relative!r}: {wanted}")
                 return
             self._send(status, data, IMAGE_TYPES[found.suffix.lower()])
         else:

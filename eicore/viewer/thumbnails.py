@@ -6,7 +6,7 @@ import base64
 import io
 from pathlib import Path
 
-from eicore.images import ImageError, read
+from eicore.datasets.images import ImageError, read
 
 THUMBNAIL_PX = 128
 """The longer side of a thumbnail."""

@@ -128,7 +128,7 @@ def serve_review(cli: CLI) -> Iterator[Callable[..., str]]:
     started: list[subprocess.Popen[str]] = []
 
     def start(run_dir: Path, reviewer: str, task: str = "--review") -> str:
-        command = [sys.executable, "-c", "from eicore.cli import main; main()", "view",
+        command = [sys.executable, "-c", "from eicore.commands.cli import main; main()", "view",
                    str(run_dir), task, "--reviewer", reviewer, "--port", "0"]  # fmt: skip
         proc = subprocess.Popen(command, cwd=cli.cwd, env=cli.env(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, Result, leaks, only_run_dir, read_json, read_jsonl
 
-from eicore.data import DataConfig, load_basic, select
+from eicore.datasets.samples import DataConfig, load_basic, select
 from eicore.testing.fake_api import FakeAPI, Received, Reply
 from eicore.types import Sample
 

@@ -108,7 +108,7 @@ def test_damaged_run_directories_are_one_line_and_exit_2(
 def test_an_unexpected_error_is_one_line_with_the_log_that_holds_its_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from eicore.cli import error_message
+    from eicore.commands.cli import error_message
 
     monkeypatch.setenv("EICORE_CACHE", str(tmp_path / "cache"))
     try:

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, TESTS, only_run_dir, read_json, read_jsonl
 
-from eicore.calls import ModelClient
-from eicore.data import DataError, load_basic, load_complex
+from eicore.datasets.samples import DataError, load_basic, load_complex
 from eicore.log.finish import finish
 from eicore.plugins import registry
-from eicore.runner import Components, Progress, run_samples
-from eicore.store import RunStore
+from eicore.run.calls import ModelClient
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.store import RunStore
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 from eicore.types import Sample
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, Result, echo_args, only_run_dir, read_json, read_jsonl
 
-from eicore.store import CallCache, StoreError
+from eicore.run.store import CallCache, StoreError
 from eicore.types import Completion
 
 SELECTION = ("data.shard=2/80", "data.limit=8")

@@ -24,7 +24,7 @@ def run_with_file_size_limit(cli: CLI, args: list[str]) -> subprocess.CompletedP
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
 
-    command = [sys.executable, "-c", "from eicore.cli import main; main()", "run", *args]
+    command = [sys.executable, "-c", "from eicore.commands.cli import main; main()", "run", *args]
     return subprocess.run(
         command, cwd=cli.cwd, env=cli.env(), preexec_fn=limit,
         capture_output=True, text=True, timeout=120, check=False,

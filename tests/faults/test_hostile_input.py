@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from eicore_test_support import CLI, only_run_dir, read_json, read_jsonl
 
-from eicore.images import ImageError, read
+from eicore.datasets.images import ImageError, read
 from eicore.viewer.thumbnails import thumbnail_uri
 
 MakeImage = Callable[..., Path]
@@ -112,7 +112,7 @@ def test_a_device_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_image_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
-    from eicore import images
+    from eicore.datasets import images
 
     (tmp_path / "imgs").mkdir()
     big = tmp_path / "imgs" / "big.png"
@@ -148,7 +148,7 @@ def test_the_report_is_written_even_when_building_it_fails(
 
 # -- 10: text no file can hold ------------------------------------------------------------------
 def test_a_lone_surrogate_is_refused_at_load_with_file_and_line(tmp_path: Path) -> None:
-    from eicore.data import DataError, load_basic, load_complex
+    from eicore.datasets.samples import DataError, load_basic, load_complex
 
     questions = tmp_path / "user.jsonl"
     questions.write_text('{"x/sad/1.png": "Why sad?"}\n{"x/sad/2.png": "Why \\ud800 sad?"}\n')
@@ -192,7 +192,7 @@ def test_a_run_on_text_with_a_lone_surrogate_stops_before_any_call(
 
 # -- 11: selections that would silently change what is measured --------------------------------
 def test_a_negative_limit_and_a_repeated_id_are_refused(eibench_dir: Path) -> None:
-    from eicore.data import DataConfig, DataError, load_basic, select
+    from eicore.datasets.samples import DataConfig, DataError, load_basic, select
 
     samples = load_basic(eibench_dir / "user.jsonl", eibench_dir / "basic_ground_truth.json")
     with pytest.raises(DataError, match=r"data.limit=-1: give a number of samples, 0 or more"):
@@ -210,7 +210,7 @@ def test_a_negative_limit_and_a_repeated_id_are_refused(eibench_dir: Path) -> No
 def test_folders_outside_the_four_emotions_are_reported(tmp_path: Path) -> None:
     from loguru import logger
 
-    from eicore.data import load_basic
+    from eicore.datasets.samples import load_basic
 
     images = ["x/angry/1.png", "x/neutral/2.png", "x/neutral/3.png", "4.png"]
     questions = tmp_path / "user.jsonl"
@@ -250,7 +250,7 @@ def test_folders_outside_the_four_emotions_are_reported(tmp_path: Path) -> None:
 def test_numbering_of_every_common_shape_is_split_and_stripped(
     truth: str, triggers: tuple[str, ...]
 ) -> None:
-    from eicore.data import parse_triggers
+    from eicore.datasets.samples import parse_triggers
 
     assert parse_triggers(truth) == triggers
 
@@ -266,11 +266,11 @@ def test_a_call_made_by_a_killed_process_is_counted_as_made_by_the_rerun(tmp_pat
     once: a third run changes nothing."""
     import asyncio
 
-    from eicore.calls import ModelClient
     from eicore.log import usage_of
     from eicore.plugins import registry
-    from eicore.runner import Components, Progress, run_samples
-    from eicore.store import CallCache, RunStore
+    from eicore.run.calls import ModelClient
+    from eicore.run.loop import Components, Progress, run_samples
+    from eicore.run.store import CallCache, RunStore
     from eicore.testing.scripted import ScriptedConfig, ScriptedModel
     from eicore.types import Sample
 

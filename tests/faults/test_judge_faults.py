@@ -13,10 +13,10 @@ from pathlib import Path
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.recall import recall_summary
 
-from eicore.calls import ModelClient
 from eicore.plugins import registry
-from eicore.runner import Components, Progress, run_samples
-from eicore.store import CallCache, RunStore
+from eicore.run.calls import ModelClient
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.store import CallCache, RunStore
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 from eicore.types import Sample
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from eicore_test_support import CLI, echo_args, only_run_dir, read_json, read_jsonl
 
-from eicore.data import DataConfig, load_basic, select
+from eicore.datasets.samples import DataConfig, load_basic, select
 from eicore.types import Sample
 
 SELECTION = ("data.shard=2/80",)  # 21 samples whose questions (and echo answers) all differ

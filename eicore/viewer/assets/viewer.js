@@ -259,6 +259,27 @@ function post(data, url, body) {
   });
 }
 
+// Save a review item (either mode): post ``body``, keep what the server saved and say so in
+// ``status`` (``describe`` words it), or say why it was not saved.
+async function saveItem(data, item, box, status, body, describe, progress) {
+  status.className = "save-status";
+  status.textContent = "saving…";
+  try {
+    const response = await post(data, data.saveUrl, body);
+    const text = await response.text();
+    if (!response.ok) throw new Error(text);
+    const saved = JSON.parse(text);
+    item.saved = saved.saved;
+    box.classList.add("reviewed");
+    status.className = "save-status ok";
+    status.textContent = `saved (${describe(saved.saved)})`;
+    progress(saved.reviewed);
+  } catch (err) {
+    status.className = "save-status failed";
+    status.textContent = "not saved: " + err.message;
+  }
+}
+
 function reviewItem(data, item, n, progress) {
   const list = el("ol", { class: "edit-triggers" });
   const addTrigger = (text) => {
@@ -278,25 +299,11 @@ function reviewItem(data, item, n, progress) {
         onchange: () => { save.disabled = false; } }), String(v))));
   save.disabled = !item.saved;
   const box = el("div", { class: item.saved ? "review-item reviewed" : "review-item", dataset: { image: item.image } });
-  save.addEventListener("click", async () => {
+  save.addEventListener("click", () => {
     const chosen = rating.querySelector("input:checked");
     const triggers = [...list.querySelectorAll("input.trigger-input")].map((f) => f.value.trim()).filter((t) => t);
-    status.className = "save-status";
-    status.textContent = "saving…";
-    try {
-      const response = await post(data, data.saveUrl, { image: item.image, triggers, rating: Number(chosen.value) });
-      const text = await response.text();
-      if (!response.ok) throw new Error(text);
-      const saved = JSON.parse(text);
-      item.saved = saved.saved;
-      box.classList.add("reviewed");
-      status.className = "save-status ok";
-      status.textContent = `saved (${saved.saved.triggers.length} triggers, rating ${saved.saved.rating})`;
-      progress(saved.reviewed);
-    } catch (err) {
-      status.className = "save-status failed";
-      status.textContent = "not saved: " + err.message;
-    }
+    saveItem(data, item, box, status, { image: item.image, triggers, rating: Number(chosen.value) },
+      (saved) => `${saved.triggers.length} triggers, rating ${saved.rating}`, progress);
   });
   const p = item.phases || {};
   box.append(
@@ -350,24 +357,10 @@ function judgeReviewItem(data, item, n, progress) {
       el("span", { class: "text" }, t), " ", choice("matched"), choice("missed"));
   });
   const box = el("div", { class: item.saved ? "review-item judge-item reviewed" : "review-item judge-item", dataset: { sample: item.sample } });
-  save.addEventListener("click", async () => {
+  save.addEventListener("click", () => {
     const labels = rows.map((r) => r.querySelector("input:checked").value);
-    status.className = "save-status";
-    status.textContent = "saving…";
-    try {
-      const response = await post(data, data.saveUrl, { sample: item.sample, labels });
-      const text = await response.text();
-      if (!response.ok) throw new Error(text);
-      const saved = JSON.parse(text);
-      item.saved = saved.saved;
-      box.classList.add("reviewed");
-      status.className = "save-status ok";
-      status.textContent = `saved (${saved.saved.filter((v) => v === "matched").length} of ${saved.saved.length} matched)`;
-      progress(saved.reviewed);
-    } catch (err) {
-      status.className = "save-status failed";
-      status.textContent = "not saved: " + err.message;
-    }
+    saveItem(data, item, box, status, { sample: item.sample, labels },
+      (saved) => `${saved.filter((v) => v === "matched").length} of ${saved.length} matched`, progress);
   });
   box.append(
     el("div", {}, imageFigure(data, item)),

@@ -20,20 +20,14 @@ def messages_request(prompt: Prompt, config: AnthropicConfig) -> dict[str, Any]:
     SDK (1.0 on) has no ``temperature`` argument; the API still takes it, so it goes in
     ``extra_body`` when set.
     """
-    system = [config.system] if config.system else []
-    messages: list[dict[str, Any]] = []
-    for message in prompt.messages:
-        if message.role == "system":
-            system.append(message.text)
-        else:
-            messages.append({"role": message.role, "content": _blocks(message, config)})
+    system, turns = prompt.split_system(config.system)
     request: dict[str, Any] = {
         "model": config.name,
         "max_tokens": config.max_tokens,
-        "messages": messages,
+        "messages": [{"role": m.role, "content": _blocks(m, config)} for m in turns],
     }
     if system:
-        request["system"] = "\n\n".join(system)
+        request["system"] = system
     if config.temperature is not None:
         request["extra_body"] = {"temperature": config.temperature}
     return request

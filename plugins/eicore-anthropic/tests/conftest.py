@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+import anthropic
 import pytest
 from eicore_anthropic.config import AnthropicConfig
+from eicore_anthropic.messages import TextOnlyModelError
 from eicore_anthropic.model import AnthropicModel
 
-from eicore.testing.fake_api import FakeAPI
-from eicore.testing.pytest_plugin import complete, eibench, fake  # noqa: F401
-
-KEY = "sk-ant-test-FAKEKEY-0123456789abcdef"
+from eicore.testing.api_runs import APIModelPlugin
+from eicore.testing.pytest_plugin import api, complete, eibench, fake, key, model  # noqa: F401
 
 
-@pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fake key in ``ANTHROPIC_API_KEY``; no file or log may ever hold it."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
-    return KEY
-
-
-@pytest.fixture
-def model(fake: FakeAPI, key: str) -> Callable[..., AnthropicModel]:  # noqa: F811
-    """``model(**config fields)``: an AnthropicModel pointed at the fake."""
-
-    def make(**fields: Any) -> AnthropicModel:
-        return AnthropicModel(AnthropicConfig(**{"base_url": fake.url, **fields}))
-
-    return make
+@pytest.fixture(scope="session")
+def api_plugin() -> APIModelPlugin:
+    """The plugin as eicore's shared API-model tests and fixtures see it."""
+    return APIModelPlugin(
+        name="anthropic",
+        model=AnthropicModel,
+        config=AnthropicConfig,
+        key="sk-ant-test-FAKEKEY-0123456789abcdef",
+        server_error=anthropic.InternalServerError,
+        timeout_error=anthropic.APITimeoutError,
+        connection_error=anthropic.APIConnectionError,
+        text_only_error=TextOnlyModelError,
+        refusal_reason="stop_reason=refusal",
+        refusal_explained=True,
+        stop_reason="end_turn",
+        length_reason="max_tokens",
+    )

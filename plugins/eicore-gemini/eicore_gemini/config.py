@@ -12,8 +12,6 @@ class GeminiConfig(APIModelConfig):
     name: str = "gemini-2.5-flash"
     """The model id. Thinking models spend ``max_tokens`` on thoughts too: raise it for them."""
     temperature: float = 0.0
-    system: str | None = None
-    """The system instruction sent with every call (before a prompt's own system text)."""
     base_url: str | None = None
     """The API root (default: the SDK's, i.e. generativelanguage.googleapis.com)."""
     api_version: str | None = None

@@ -25,7 +25,7 @@ class ThoughtsOnlyError(AnswerError):
     """The token budget ran out before any answer text (a thinking model's thoughts took it)."""
 
 
-class GeminiModel(APIModel):
+class GeminiModel(APIModel["genai.Client"]):
     """One generateContent request per prompt, retried by :mod:`eicore_gemini.retries`."""
 
     config: GeminiConfig
@@ -35,24 +35,22 @@ class GeminiModel(APIModel):
         self._api_key = api_key(config.api_key_env, owner="model.api_key_env")
         import google.genai  # noqa: F401 - imported now, not on the run's event loop
 
-        self._client: genai.Client | None = None
-        """Held here: a Client nobody references is collected and closes its connections."""
+    def make_client(self) -> genai.Client:
+        import httpx2
+        from google import genai
+        from google.genai import types
 
-    def client(self) -> genai.Client:
-        if self._client is None:
-            import httpx2
-            from google import genai
-            from google.genai import types
+        options = types.HttpOptions(
+            base_url=self.config.base_url,
+            api_version=api_version(self.config),
+            timeout=round(self.config.timeout * 1000),
+            async_client_args={"limits": httpx2.Limits(max_connections=CONNECTIONS,
+                                                       max_keepalive_connections=CONNECTIONS)},
+        )  # fmt: skip
+        return genai.Client(api_key=self._api_key, http_options=options)
 
-            options = types.HttpOptions(
-                base_url=self.config.base_url,
-                api_version=api_version(self.config),
-                timeout=round(self.config.timeout * 1000),
-                async_client_args={"limits": httpx2.Limits(max_connections=CONNECTIONS,
-                                                           max_keepalive_connections=CONNECTIONS)},
-            )  # fmt: skip
-            self._client = genai.Client(api_key=self._api_key, http_options=options)
-        return self._client
+    async def close_client(self, client: genai.Client) -> None:
+        await client.aio.aclose()
 
     async def call_api(self, prompt: Prompt) -> Completion:
         request = content_request(prompt, self.config)
@@ -62,11 +60,6 @@ class GeminiModel(APIModel):
             lambda: models.generate_content(**request), self.config.max_retries
         )
         return completion_of(response, time.perf_counter() - started)
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aio.aclose()
-            self._client = None
 
 
 def api_version(config: GeminiConfig) -> str | None:

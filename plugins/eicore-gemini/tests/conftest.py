@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+import httpx2
 import pytest
 from eicore_gemini.config import GeminiConfig
+from eicore_gemini.contents import TextOnlyModelError
 from eicore_gemini.model import GeminiModel
+from google.genai import errors
 
-from eicore.testing.fake_api import FakeAPI
-from eicore.testing.pytest_plugin import complete, eibench, fake  # noqa: F401
-
-KEY = "AIza-test-FAKEKEY-0123456789abcdef"
-
-
-@pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fake key in ``GEMINI_API_KEY``; no file or log may ever hold it."""
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    return KEY
+from eicore.testing.api_runs import APIModelPlugin
+from eicore.testing.pytest_plugin import api, complete, eibench, fake, key, model  # noqa: F401
 
 
-@pytest.fixture
-def model(fake: FakeAPI, key: str) -> Callable[..., GeminiModel]:  # noqa: F811
-    """``model(**config fields)``: a GeminiModel pointed at the fake."""
-
-    def make(**fields: Any) -> GeminiModel:
-        return GeminiModel(GeminiConfig(**{"base_url": fake.url, **fields}))
-
-    return make
+@pytest.fixture(scope="session")
+def api_plugin() -> APIModelPlugin:
+    """The plugin as eicore's shared API-model tests and fixtures see it."""
+    return APIModelPlugin(
+        name="gemini",
+        model=GeminiModel,
+        config=GeminiConfig,
+        key="AIza-test-FAKEKEY-0123456789abcdef",
+        server_error=errors.ServerError,  # the default max_retries is 5
+        timeout_error=httpx2.TimeoutException,
+        connection_error=httpx2.TransportError,
+        text_only_error=TextOnlyModelError,
+        refusal_reason="finish_reason=SAFETY",
+        refusal_explained=False,  # a safety block withholds the words
+        stop_reason="STOP",
+        length_reason="MAX_TOKENS",
+        retry_sleep="asyncio.sleep",  # eicore_gemini.retries waits with it
+    )

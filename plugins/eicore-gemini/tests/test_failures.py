@@ -13,21 +13,16 @@ from eicore_gemini import retries
 from eicore_gemini.model import GeminiModel, RefusalError, ThoughtsOnlyError
 from google.genai import errors
 
-from eicore.testing.api_runs import PROMPT, APIModelFailureTests
+from eicore.testing.api_runs import PROMPT, APIModelFailureTests, OnTheFake
 from eicore.testing.fake_api import FakeAPI, Reply
 
 
 class TestFailures(APIModelFailureTests):
-    RETRY_SLEEP = "asyncio.sleep"  # eicore_gemini.retries waits with it
-    SERVER_ERROR = errors.ServerError  # the default max_retries is 5
-    TIMEOUT_ERROR = httpx2.TimeoutException
-    CONNECTION_ERROR = httpx2.TransportError
+    """The shared failure tests; the plugin is the conftest's ``api_plugin``."""
 
-    def test_a_body_that_is_not_json_fails(
-        self, fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
-    ) -> None:
-        super().test_a_body_that_is_not_json_fails(fake, model, complete)
-        assert len(fake.requests) == 1
+    def test_a_body_that_is_not_json_fails(self, api: OnTheFake) -> None:
+        super().test_a_body_that_is_not_json_fails(api)
+        assert len(api.fake.requests) == 1
 
 
 def test_the_retry_delay_of_a_gemini_error_body_is_honoured(
@@ -77,14 +72,6 @@ def test_a_client_error_is_not_retried(
     assert len(fake.requests) == 1
 
 
-def test_a_withheld_answer_raises_with_the_reason(
-    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
-) -> None:
-    fake.enqueue(Reply.refusal())
-    with pytest.raises(RefusalError, match="finish_reason=SAFETY"):
-        complete(model(), PROMPT)
-
-
 def test_a_blocked_prompt_raises_with_the_reason(
     fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
 ) -> None:
@@ -111,11 +98,3 @@ def test_a_budget_spent_on_thoughts_says_so(
         complete(model(), PROMPT)
     usage = spent.value.completion.input_tokens, spent.value.completion.output_tokens
     assert usage == (9, 512)  # thoughts are billed as answer tokens
-
-
-def test_an_empty_answer_is_returned_empty(
-    fake: FakeAPI, model: Callable[..., GeminiModel], complete: Callable
-) -> None:
-    fake.enqueue(Reply.empty())
-    (completion,) = complete(model(), PROMPT)
-    assert completion.text == "" and completion.finish_reason == "STOP"

@@ -76,6 +76,10 @@ class HFModel(Model):
     max_concurrency: ClassVar[int] = 1
     """The client never runs two single-prompt calls at once (batches already run one at a time)."""
     auto_class: ClassVar[str]
+    """The transformers auto class of the weights."""
+    inputs_class: ClassVar[str]
+    """The transformers auto class that makes the inputs: a processor (vision) or a tokenizer
+    (text), loaded from the same files."""
     config: HFConfig
 
     def __init__(self, config: HFConfig, source: ModelSource) -> None:
@@ -170,16 +174,29 @@ class HFModel(Model):
     def encode(self, loaded: Loaded, prompts: list[Prompt]) -> Any:
         """The batch of model inputs, on the model's device."""
 
-    @abc.abstractmethod
-    def load_inputs(self) -> Any:
-        """The processor (vision) or tokenizer (text)."""
+    @staticmethod
+    def chat_inputs(processor: Any, conversations: list[Any], **padding: Any) -> Any:
+        """``conversations`` through ``processor``'s chat template, ready to generate from: the
+        assistant's turn opened, token ids and masks as PyTorch tensors."""
+        return processor.apply_chat_template(
+            conversations,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            return_tensors="pt",
+            **padding,
+        )
 
     def _load_now(self) -> Loaded:
         import copy
 
         import transformers
 
-        processor = self.load_inputs()
+        processor = getattr(transformers, self.inputs_class).from_pretrained(
+            self.source.location,
+            revision=self.source.revision,
+            trust_remote_code=self.config.trust_remote_code,
+        )
         require_chat_template(processor, self.source)
         tokenizer = prepare_tokenizer(getattr(processor, "tokenizer", processor))
         model = load_weights(getattr(transformers, self.auto_class), self.source, self.config)
@@ -380,26 +397,13 @@ class VisionModel(HFModel):
 
     accepts_images = True
     auto_class = "AutoModelForImageTextToText"
-
-    def load_inputs(self) -> Any:
-        from transformers import AutoProcessor
-
-        return AutoProcessor.from_pretrained(
-            self.source.location,
-            revision=self.source.revision,
-            trust_remote_code=self.config.trust_remote_code,
-        )
+    inputs_class = "AutoProcessor"
 
     def encode(self, loaded: Loaded, prompts: list[Prompt]) -> Any:
-        inputs = loaded.processor.apply_chat_template(
-            [chat.vision_messages(p) for p in prompts],
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            processor_kwargs={"padding": True, "padding_side": "left"},
-        )
-        return inputs.to(loaded.model.device, dtype=loaded.model.dtype)
+        conversations = [chat.vision_messages(p) for p in prompts]
+        padding = {"padding": True, "padding_side": "left"}
+        inputs = self.chat_inputs(loaded.processor, conversations, processor_kwargs=padding)
+        return inputs.to(loaded.model.device, dtype=loaded.model.dtype)  # pixels too
 
 
 class TextModel(HFModel):
@@ -407,23 +411,9 @@ class TextModel(HFModel):
 
     accepts_images = False
     auto_class = "AutoModelForCausalLM"
-
-    def load_inputs(self) -> Any:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(
-            self.source.location,
-            revision=self.source.revision,
-            trust_remote_code=self.config.trust_remote_code,
-        )
+    inputs_class = "AutoTokenizer"
 
     def encode(self, loaded: Loaded, prompts: list[Prompt]) -> Any:
-        inputs = loaded.tokenizer.apply_chat_template(
-            [chat.text_messages(p) for p in prompts],
-            add_generation_prompt=True,
-            tokenize=True,
-            return_dict=True,
-            return_tensors="pt",
-            padding=True,
-        )
-        return inputs.to(loaded.model.device)
+        conversations = [chat.text_messages(p) for p in prompts]
+        inputs = self.chat_inputs(loaded.tokenizer, conversations, padding=True)  # left: the
+        return inputs.to(loaded.model.device)  # tokenizer's padding side is set on load

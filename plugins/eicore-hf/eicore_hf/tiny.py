@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<image>")
 """Ids 0-4, in this order."""
@@ -80,15 +80,30 @@ def build_tokenizer() -> Any:
     )
 
 
+class Layers(TypedDict):
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+
+
+def _layers(hidden_size: int) -> Layers:
+    """The tiny transformers' shape (the text model's and the vision tower's): two layers, heads
+    of 16 dimensions, an MLP twice as wide as the hidden size."""
+    return Layers(
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=2,
+        num_attention_heads=hidden_size // 16,
+    )
+
+
 def _text_config() -> Any:
     from transformers import LlamaConfig
 
     return LlamaConfig(
         vocab_size=VOCAB_SIZE,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
+        **_layers(hidden_size=64),
         num_key_value_heads=4,
         max_position_embeddings=1024,
         initializer_range=INIT_RANGE,
@@ -128,10 +143,7 @@ def build_llava(
 
     folder = Path(folder)
     vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
+        **_layers(hidden_size=32),
         image_size=IMAGE_SIZE,
         patch_size=PATCH_SIZE,
         projection_dim=32,

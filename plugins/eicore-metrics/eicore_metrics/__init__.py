@@ -1,7 +1,9 @@
 """eicore's first-party metrics and judges, registered through the ``eicore`` entry point."""
 
-from eicore import Register, RegisterCommand, hookimpl
-from eicore_metrics.calibration import register_presets
+from importlib import resources
+
+from eicore import Register, RegisterCommand, RegisterPreset, hookimpl, register_presets_from
+from eicore_metrics.calibration import register_calibrated
 from eicore_metrics.coherence import Coherence, CoherenceConfig
 from eicore_metrics.commands import register_commands
 from eicore_metrics.jury import Jury, JuryConfig
@@ -23,9 +25,14 @@ def eicore_register_judges(register: Register) -> None:
     register("semantic", SemanticJudge, SemanticJudgeConfig)
     register("llm", LLMJudge, LLMJudgeConfig)
     register("paper", PaperJudge, PaperJudgeConfig)
-    register_presets(register)
 
 
 @hookimpl
 def eicore_register_commands(register: RegisterCommand) -> None:
     register_commands(register)
+
+
+@hookimpl
+def eicore_register_presets(register: RegisterPreset) -> None:
+    register_presets_from(register, resources.files(__name__) / "presets.yaml")
+    register_calibrated(register)  # the fits `eicore calibrate` saved

@@ -1,5 +1,6 @@
 """The paper's two judges as presets: ``paper-gpt`` (gpt-eval.py) and ``paper-llama3``
-(llama3-eval.py), their messages read from the original scripts at run time (:mod:`eicore.paper`).
+(llama3-eval.py), their messages read from the original scripts at run time
+(:func:`eicore.judge_prompt`).
 
 Each judge sends the script's own system message and its own user text — instruction, then the
 record and the ground truth exactly as the file gives it — for the basic split, and the complex

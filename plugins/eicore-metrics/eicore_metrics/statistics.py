@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from eicore import cohen_kappa
+
 
 @dataclass(frozen=True)
 class Bootstrap:
@@ -111,14 +113,6 @@ def bins_of(scores: np.ndarray, bins: int) -> np.ndarray:
     return binned
 
 
-def cohen_kappa(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Unweighted Cohen's kappa of two label vectors; None when chance agreement is total."""
-    labels = np.union1d(x, y)
-    observed = float(np.mean(x == y))
-    expected = float(sum(np.mean(x == c) * np.mean(y == c) for c in labels))
-    return None if expected == 1 else (observed - expected) / (1 - expected)
-
-
 def agreement(a: ArrayLike, b: ArrayLike, bins: int = 4) -> dict[str, float | None]:
     """How two judges' per-sample scores agree: Pearson, Spearman, Cohen's kappa on ``bins``
     equal-width bins, and the mean absolute difference."""
@@ -131,7 +125,7 @@ def agreement(a: ArrayLike, b: ArrayLike, bins: int = 4) -> dict[str, float | No
         "n": len(x),
         "pearson": pearson(x, y),
         "spearman": pearson(ranks(x), ranks(y)),
-        "kappa": cohen_kappa(bins_of(x, bins), bins_of(y, bins)),
+        "kappa": cohen_kappa(bins_of(x, bins).tolist(), bins_of(y, bins).tolist()),
         "kappa_bins": bins,
         "mean_abs_diff": float(np.mean(np.abs(x - y))),
     }
@@ -146,14 +140,14 @@ def kappa_ci(
         return None, None
     x = np.concatenate([a for a, _ in pairs])
     y = np.concatenate([b for _, b in pairs])
-    point = cohen_kappa(x, y)
+    point = cohen_kappa(x.tolist(), y.tolist())
     rng = boot.rng()
     estimates = []
     for _ in range(boot.resamples):
         picks = rng.integers(0, len(pairs), size=len(pairs))
         xs = np.concatenate([pairs[i][0] for i in picks])
         ys = np.concatenate([pairs[i][1] for i in picks])
-        value = cohen_kappa(xs, ys)
+        value = cohen_kappa(xs.tolist(), ys.tolist())
         if value is not None:
             estimates.append(value)
     return point, (boot.interval(np.array(estimates)) if estimates else None)

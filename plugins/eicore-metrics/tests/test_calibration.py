@@ -7,19 +7,23 @@ import dataclasses
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from eicore_metrics.calibration import (
     calibrate,
+    calibration_report,
     fit,
-    register_presets,
+    register_calibrated,
     save_preset,
 )
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
 from eicore_metrics.statistics import Bootstrap
+from scipy.stats import spearmanr
+from sklearn.metrics import cohen_kappa_score
 
-from eicore import Response, Sample, SampleRecord, build
+from eicore import Response, Sample, SampleRecord, TriggerVerdict, build
 
 TRIGGERS = [
     ("The man is shouting at someone.", "Rainy, gloomy weather.", "A broken phone on the floor."),
@@ -34,13 +38,14 @@ ANSWERS = [
 GRID = np.arange(0.30, 0.9001, 0.01)
 
 
-def judged_by(threshold: float) -> list[SampleRecord]:
+def judged_by(threshold: float, emotions: tuple[str, ...] = ("sad",)) -> list[SampleRecord]:
     """Each answer against each trigger list, judged by the semantic judge at ``threshold``
-    under the name ``ref``."""
+    under the name ``ref``; the samples' emotions take turns from ``emotions``."""
     judge = SemanticJudge(SemanticJudgeConfig(threshold=threshold))
     records = []
     for i, (triggers, answer) in enumerate(itertools.product(TRIGGERS, ANSWERS)):
-        sample = Sample(f"s{i}", "basic", f"{i}.png", "q", triggers, "sad")
+        emotion = emotions[i % len(emotions)]
+        sample = Sample(f"s{i}", "basic", f"{i}.png", "q", triggers, emotion)
         judgment = dataclasses.replace(judge.judge_text(triggers, answer), judge="ref")
         records.append(SampleRecord(sample, "answered", Response(answer), (judgment,)))
     return records
@@ -78,11 +83,15 @@ def test_a_saved_preset_is_a_judge_with_its_threshold_and_provenance(tmp_path: P
     path = save_preset("fitted", result, tmp_path)
     assert json.loads(path.read_text())["threshold"] == result.threshold
     (tmp_path / "broken.json").write_text("{not json")
-    registered: dict[str, type] = {}
-    register_presets(lambda name, factory, config: registered.setdefault(name, config), tmp_path)
+    registered: dict[str, dict[str, Any]] = {}
+
+    def register(kind: str, name: str, **preset: Any) -> None:
+        registered[name] = {"kind": kind, **preset}
+
+    register_calibrated(register, tmp_path)
     assert list(registered) == ["fitted"]
-    config = registered["fitted"]()
-    judge = SemanticJudge(config)
+    assert (registered["fitted"]["kind"], registered["fitted"]["of"]) == ("judge", "semantic")
+    judge = SemanticJudge(SemanticJudgeConfig(**registered["fitted"]["settings"]))
     described = judge.describe()
     assert described["threshold"] == result.threshold
     assert described["threshold_source"] == "calibrated against judge 'ref' on 6 samples of runs/x"
@@ -94,3 +103,47 @@ def test_threshold_source_of_default_and_user_thresholds() -> None:
     assert default.describe()["threshold_source"].startswith("default: 99th percentile")
     user = build("judge", {"plugin": "semantic", "threshold": 0.5})
     assert user.describe()["threshold_source"] == "set in the run's config"
+
+
+def test_calibration_reports_per_trigger_kappa_and_per_emotion_agreement() -> None:
+    records = judged_by(0.55, emotions=("sad", "happy"))
+    for i in range(0, len(records), 3):  # the reference errs on one trigger of every third
+        (judgment,) = records[i].judgments  # sample: agreement is not perfect
+        flipped = list(judgment.triggers)
+        flipped[0] = TriggerVerdict("missed" if flipped[0].verdict != "missed" else "matched")
+        matched = tuple(k for k, t in enumerate(flipped) if t.verdict == "matched")
+        judgment = dataclasses.replace(
+            judgment, triggers=tuple(flipped), matched=matched, recalled=len(matched)
+        )
+        records[i] = dataclasses.replace(records[i], judgments=(judgment,))
+    result = calibrate(records, "ref", "synthetic", np.arange(0.3, 0.9, 0.01), Bootstrap(300))
+    t = result.trigger_agreement
+    assert t["n_triggers"] == 27 and t["n_samples"] == 9
+    semantic = SemanticJudge(SemanticJudgeConfig(threshold=result.threshold))
+    mine, theirs = [], []
+    for r in records:
+        assert r.response is not None
+        again = semantic.judge_text(r.sample.triggers, r.response.text)
+        mine += [int(v.verdict == "matched") for v in again.triggers]
+        theirs += [int(v.verdict != "missed") for v in r.judgments[0].triggers]
+    assert t["kappa"] == pytest.approx(cohen_kappa_score(mine, theirs))
+    assert t["kappa_ci"] is not None and t["kappa_ci"][0] <= t["kappa"] <= t["kappa_ci"][1]
+    assert set(result.by_emotion) == {"happy", "sad"}
+    happy = [k for k, r in enumerate(records) if r.sample.emotion == "happy"]
+    ours = [
+        again.score
+        for again in (
+            semantic.judge_text(records[k].sample.triggers, records[k].response.text) for k in happy
+        )
+    ]  # type: ignore[union-attr]
+    ref = [records[k].judgments[0].score for k in happy]
+    rho = spearmanr(ours, ref).statistic
+    if np.isnan(rho):
+        assert result.by_emotion["happy"]["spearman"] is None
+    else:
+        assert result.by_emotion["happy"]["spearman"] == pytest.approx(rho)
+    assert result.by_emotion["happy"]["mean_abs_diff"] == pytest.approx(
+        np.mean(np.abs(np.array(ours) - np.array(ref)))
+    )
+    text = calibration_report(result)
+    assert "Cohen's kappa" in text and "happy" in text and "95% CI" in text

@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 
-from eicore import Call, Completion, Judgment, Model, ModelRole, Prompt, Sample
+from eicore import Call, Judgment, Model, ModelRole, Sample
 from eicore.testing.roles import traced_roles
-from eicore.testing.scripted import ScriptedConfig, ScriptedModel
+from eicore.testing.scripted import ScriptedConfig, ScriptedModel, SequencedModel
 
 SAMPLE = Sample(
     "s1", "basic", "x/Angry/1.png", "Why is the man angry?",
     ("He is shouting.", "A broken phone.", "Rain."), "angry",
 )  # fmt: skip
-
-
-class Sequenced(Model):
-    """Replies from a list, one per call, whatever the prompt; records the prompts."""
-
-    def __init__(self, replies: Sequence[str]) -> None:
-        super().__init__(None)
-        self.replies = list(replies)
-        self.prompts: list[str] = []
-
-    def identity(self) -> dict[str, object]:
-        return {"plugin": "sequenced", "replies": self.replies}
-
-    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
-        self.prompts.extend("\n".join(m.text for m in p.messages) for p in prompts)
-        return [Completion(self.replies[len(self.prompts) - 1]) for _ in prompts]
 
 
 class RoledJudge(LLMJudge):
@@ -56,7 +39,7 @@ def judge_with(model: Model, cache: Path | None = None, **settings: object) -> R
 
 
 def test_prompt_shows_numbered_triggers_and_the_answer_only_by_default() -> None:
-    model = Sequenced(["{score: 1/3}"])
+    model = SequencedModel(["{score: 1/3}"])
     judgment = asyncio.run(judge_with(model).judge(SAMPLE, "He yells."))
     (prompt,) = model.prompts
     assert "1. He is shouting.\n2. A broken phone.\n3. Rain." in prompt
@@ -67,7 +50,7 @@ def test_prompt_shows_numbered_triggers_and_the_answer_only_by_default() -> None
 
 
 def test_include_question_and_structured_change_the_prompt_and_its_hash() -> None:
-    plain, rich = Sequenced(["{score: 0/3}"]), Sequenced(['{"matched": [1, 3]}'])
+    plain, rich = SequencedModel(["{score: 0/3}"]), SequencedModel(['{"matched": [1, 3]}'])
     asyncio.run(judge_with(plain).judge(SAMPLE, "a"))
     judge = judge_with(rich, include_question=True, structured=True)
     judgment = asyncio.run(judge.judge(SAMPLE, "a"))
@@ -78,7 +61,7 @@ def test_include_question_and_structured_change_the_prompt_and_its_hash() -> Non
 
 
 def test_format_failures_are_retried_then_parsed() -> None:
-    model = Sequenced(["I think it is fine.", "Two of them.", "{score: 2/3}"])
+    model = SequencedModel(["I think it is fine.", "Two of them.", "{score: 2/3}"])
     judgment = asyncio.run(judge_with(model, max_attempts=3).judge(SAMPLE, "a"))
     assert len(model.prompts) == 3
     assert (judgment.status, judgment.recalled) == ("ok", 2)
@@ -96,18 +79,18 @@ def test_scripted_model_without_a_verdict_ends_unparsed(tmp_path: Path) -> None:
 
 
 def test_correct_is_clipped_and_a_wrong_total_is_flagged() -> None:
-    clipped = asyncio.run(judge_with(Sequenced(["{score: 7/5}"])).judge(SAMPLE, "a"))
+    clipped = asyncio.run(judge_with(SequencedModel(["{score: 7/5}"])).judge(SAMPLE, "a"))
     assert (clipped.recalled, clipped.total, clipped.score) == (3, 3, 1.0)
     assert "clipped to 3" in clipped.raw and "stated total 5" in clipped.raw
-    exact = asyncio.run(judge_with(Sequenced(["{score: 2/3}"])).judge(SAMPLE, "a"))
+    exact = asyncio.run(judge_with(SequencedModel(["{score: 2/3}"])).judge(SAMPLE, "a"))
     assert "[eicore]" not in exact.raw
 
 
 def test_replies_are_cached_per_attempt(tmp_path: Path) -> None:
     cache = tmp_path / "calls.sqlite"
-    first = Sequenced(["no verdict", "{score: 1/3}"])
+    first = SequencedModel(["no verdict", "{score: 1/3}"])
     asyncio.run(judge_with(first, cache).judge(SAMPLE, "a"))
-    replay = Sequenced(["never asked"])
+    replay = SequencedModel(["never asked"])
     replay.identity = first.identity  # type: ignore[method-assign]  # the same model
     judgment = asyncio.run(judge_with(replay, cache).judge(SAMPLE, "a"))
     assert replay.prompts == [] and judgment.recalled == 1
@@ -122,7 +105,7 @@ def test_describe_records_template_and_policy() -> None:
 
 
 def test_the_judges_calls_are_traced_in_its_role() -> None:
-    judge = judge_with(Sequenced(["no verdict", "{score: 1/3}"]), max_attempts=2)
+    judge = judge_with(SequencedModel(["no verdict", "{score: 1/3}"]), max_attempts=2)
     judgment = asyncio.run(judge.judge(SAMPLE, "a"))
     assert judgment.recalled == 1
     assert [(c.role, c.round, c.cached) for c in judge.trace] == [

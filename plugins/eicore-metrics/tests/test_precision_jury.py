@@ -1,22 +1,19 @@
-"""Precision and F1 beside recall, the semantic judge's per-trigger structure, the jury, and the
-calibration's per-trigger agreement, with the statistics checked against scikit-learn and scipy."""
+"""Precision and F1 beside recall, the semantic judge's per-trigger structure, the jury, and
+Cohen's kappa with its bootstrap, with the statistics checked against scikit-learn."""
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 
 import numpy as np
 import pytest
-from eicore_metrics.calibration import calibrate, calibration_report
 from eicore_metrics.jury import Jury, JuryConfig
 from eicore_metrics.recall import TriggerRecall
 from eicore_metrics.semantic import SemanticJudge, SemanticJudgeConfig
-from eicore_metrics.statistics import Bootstrap, cohen_kappa, kappa_ci
-from scipy.stats import spearmanr
+from eicore_metrics.statistics import Bootstrap, kappa_ci
 from sklearn.metrics import cohen_kappa_score
 
-from eicore import AnswerItem, Judgment, Response, Sample, SampleRecord, TriggerVerdict
+from eicore import AnswerItem, Judgment, Response, Sample, SampleRecord, TriggerVerdict, cohen_kappa
 
 
 def verdicts(*labels: str) -> tuple[TriggerVerdict, ...]:
@@ -143,64 +140,3 @@ def test_kappa_and_its_sample_bootstrap_against_sklearn() -> None:
     assert kappa == pytest.approx(cohen_kappa_score(x, y))
     assert cohen_kappa(x, y) == pytest.approx(cohen_kappa_score(x, y))
     assert ci is not None and ci[0] < kappa < ci[1]
-
-
-TRIGGERS = [
-    ("The man is shouting at someone.", "Rainy, gloomy weather.", "A broken phone on the floor."),
-    ("A child laughs at a clown.", "Balloons fill the room.", "A birthday cake with candles."),
-    ("Empty chairs at a table.", "She holds an old photograph.", "Tears on her cheeks."),
-]
-ANSWERS = [
-    "He is yelling at another person. It is raining outside. His phone lies smashed.",
-    "A kid giggles at a performer in makeup. There is a cake.",
-    "Nobody sits at the table. She cries while looking at a picture.",
-]
-
-
-def test_calibration_reports_per_trigger_kappa_and_per_emotion_agreement() -> None:
-    reference = SemanticJudge(SemanticJudgeConfig(threshold=0.55))
-    records = []
-    for i, (triggers, answer) in enumerate(itertools.product(TRIGGERS, ANSWERS)):
-        emotion = ("sad", "happy")[i % 2]
-        sample = Sample(f"s{i}", "basic", f"{i}.png", "q", triggers, emotion)
-        judgment = dataclasses.replace(reference.judge_text(triggers, answer), judge="ref")
-        # the reference errs on one trigger of every third sample: agreement is not perfect
-        if i % 3 == 0:
-            flipped = list(judgment.triggers)
-            flipped[0] = TriggerVerdict("missed" if flipped[0].verdict != "missed" else "matched")
-            matched = tuple(k for k, t in enumerate(flipped) if t.verdict == "matched")
-            judgment = dataclasses.replace(
-                judgment, triggers=tuple(flipped), matched=matched, recalled=len(matched)
-            )
-        records.append(SampleRecord(sample, "answered", Response(answer), (judgment,)))
-    result = calibrate(records, "ref", "synthetic", np.arange(0.3, 0.9, 0.01), Bootstrap(300))
-    t = result.trigger_agreement
-    assert t["n_triggers"] == 27 and t["n_samples"] == 9
-    semantic = SemanticJudge(SemanticJudgeConfig(threshold=result.threshold))
-    mine, theirs = [], []
-    for r in records:
-        assert r.response is not None
-        again = semantic.judge_text(r.sample.triggers, r.response.text)
-        mine += [int(v.verdict == "matched") for v in again.triggers]
-        theirs += [int(v.verdict != "missed") for v in r.judgments[0].triggers]
-    assert t["kappa"] == pytest.approx(cohen_kappa_score(mine, theirs))
-    assert t["kappa_ci"] is not None and t["kappa_ci"][0] <= t["kappa"] <= t["kappa_ci"][1]
-    assert set(result.by_emotion) == {"happy", "sad"}
-    happy = [k for k, r in enumerate(records) if r.sample.emotion == "happy"]
-    ours = [
-        again.score
-        for again in (
-            semantic.judge_text(records[k].sample.triggers, records[k].response.text) for k in happy
-        )
-    ]  # type: ignore[union-attr]
-    ref = [records[k].judgments[0].score for k in happy]
-    rho = spearmanr(ours, ref).statistic
-    if np.isnan(rho):
-        assert result.by_emotion["happy"]["spearman"] is None
-    else:
-        assert result.by_emotion["happy"]["spearman"] == pytest.approx(rho)
-    assert result.by_emotion["happy"]["mean_abs_diff"] == pytest.approx(
-        np.mean(np.abs(np.array(ours) - np.array(ref)))
-    )
-    text = calibration_report(result)
-    assert "Cohen's kappa" in text and "happy" in text and "95% CI" in text

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 
 import pytest
 from eicore_metrics.llm import LLMJudge, LLMJudgeConfig
 from eicore_metrics.verdicts import parse_verdict
 
-from eicore import Completion, Judgment, Model, Prompt, Sample
+from eicore import Judgment, Model, Sample
+from eicore.testing.roles import traced_roles
+from eicore.testing.scripted import SequencedModel
 
 SAMPLE = Sample(
     "s1", "basic", "x/Angry/1.png", "Why is the man angry?",
@@ -90,36 +91,10 @@ def test_score_form_still_read_and_preferred_over_listed_lines() -> None:
     assert labels('{"triggers": []}') is None
 
 
-class Role:
-    """``model`` as a judge's role: one prompt at a time."""
-
-    accepts_images = False
-
-    def __init__(self, model: Model) -> None:
-        self.model = model
-
-    async def complete(self, prompt: Prompt, *, round: int = 0) -> Completion:
-        (completion,) = await self.model.generate([prompt])
-        return completion
-
-
 def judged(judge: LLMJudge, model: Model) -> Judgment:
     """The judge's verdict on ANSWER with ``model`` as its role, as a run hands it over."""
-    return asyncio.run(judge.judge(SAMPLE, ANSWER, Role(model)))
-
-
-class Replies(Model):
-    def __init__(self, replies: Sequence[str]) -> None:
-        super().__init__(None)
-        self.replies = list(replies)
-        self.prompts: list[str] = []
-
-    def identity(self) -> dict[str, object]:
-        return {"plugin": "replies", "replies": self.replies}
-
-    async def generate(self, prompts: Sequence[Prompt]) -> list[Completion]:
-        self.prompts.extend("\n".join(m.text for m in p.messages) for p in prompts)
-        return [Completion(self.replies[len(self.prompts) - 1]) for _ in prompts]
+    role = traced_roles({"judge:llm": model})["judge:llm"]
+    return asyncio.run(judge.judge(SAMPLE, ANSWER, role))
 
 
 PER_TRIGGER = json.dumps(
@@ -135,7 +110,7 @@ PER_TRIGGER = json.dumps(
 
 @pytest.mark.parametrize("credit", [0.5, 0.0, 1.0])
 def test_llm_judge_computes_recall_precision_and_f1_in_code(credit: float) -> None:
-    model = Replies([PER_TRIGGER])
+    model = SequencedModel([PER_TRIGGER])
     judge = LLMJudge(LLMJudgeConfig(backoff_s=0.0, partial_credit=credit))
     judgment = judged(judge, model)
     (prompt,) = model.prompts
@@ -156,13 +131,13 @@ def test_llm_judge_computes_recall_precision_and_f1_in_code(credit: float) -> No
 
 def test_items_left_out_when_the_judge_flags_only_some() -> None:
     reply = '{"triggers": ["matched", "missed", "missed"], "items": [{"n": 1, "supported": true}]}'
-    judgment = judged(LLMJudge(LLMJudgeConfig(backoff_s=0.0)), Replies([reply]))
+    judgment = judged(LLMJudge(LLMJudgeConfig(backoff_s=0.0)), SequencedModel([reply]))
     assert judgment.score == pytest.approx(1 / 3) and judgment.items == ()
     assert judgment.precision is None and judgment.f1 is None
 
 
 def test_score_template_keeps_the_paper_form() -> None:
-    model = Replies(["Two of them. {score: 2/3}"])
+    model = SequencedModel(["Two of them. {score: 2/3}"])
     judgment = judged(LLMJudge(LLMJudgeConfig(backoff_s=0.0, form="score")), model)
     assert "{score: correct/total}" in model.prompts[0] and '"triggers"' not in model.prompts[0]
     assert judgment.score == pytest.approx(2 / 3) and judgment.triggers == ()

@@ -8,20 +8,16 @@ from eicore_metrics.verdicts import echo_contexts, parse_verdict
 PAPER_STYLE = "Answer in the form {score: correct/total}, e.g. {score: 2/5}, then explain."
 ECHO = echo_contexts(PAPER_STYLE)
 
+THREE_OF_FIVE = [
+    "{score: 3/5}", "{score:3/5}", "{Score: 3 / 5}", "{SCORE : 3/5}", "[score: 3/5]",
+    "(score: 3/5)", "score: 3/5", "Score = 3/5", "**Score:** 3/5", '{"score": "3/5"}',
+    "Score: 3 out of 5", "{score: {3/5}}",
+]  # fmt: skip
+"""Ways judges write the verdict "3 of 5"."""
+
 # reply, triggers in the sample, expected (recalled, stated_total, form) or None
 CASES: list[tuple[str, int, tuple[int, int | None, str] | None]] = [
-    ("{score: 3/5}", 5, (3, 5, "score")),
-    ("{score:3/5}", 5, (3, 5, "score")),
-    ("{Score: 3 / 5}", 5, (3, 5, "score")),
-    ("{SCORE : 3/5}", 5, (3, 5, "score")),
-    ("[score: 3/5]", 5, (3, 5, "score")),
-    ("(score: 3/5)", 5, (3, 5, "score")),
-    ("score: 3/5", 5, (3, 5, "score")),
-    ("Score = 3/5", 5, (3, 5, "score")),
-    ("**Score:** 3/5", 5, (3, 5, "score")),
-    ('{"score": "3/5"}', 5, (3, 5, "score")),
-    ("Score: 3 out of 5", 5, (3, 5, "score")),
-    ("{score: {3/5}}", 5, (3, 5, "score")),
+    *((reply, 5, (3, 5, "score")) for reply in THREE_OF_FIVE),
     ("The answer names two triggers.\n\n{score: 2/4}\nExplanation: ...", 4, (2, 4, "score")),
     ("{score: 0/0}", 3, None),  # a score of nothing is no verdict: asked again
     ("{score: 0/0} on reflection {score: 1/3}", 3, (1, 3, "score")),

@@ -19,15 +19,10 @@ def chat_request(prompt: Prompt, config: OpenAIConfig) -> dict[str, Any]:
     System text (the config's, then the prompt's) becomes one leading system message; a turn
     holding only text is sent as a plain string, which every compatible server accepts.
     """
-    system = [config.system] if config.system else []
-    messages: list[dict[str, Any]] = []
-    for message in prompt.messages:
-        if message.role == "system":
-            system.append(message.text)
-        else:
-            messages.append({"role": message.role, "content": _content(message, config)})
+    system, turns = prompt.split_system(config.system)
+    messages = [{"role": m.role, "content": _content(m, config)} for m in turns]
     if system:
-        messages.insert(0, {"role": "system", "content": "\n\n".join(system)})
+        messages.insert(0, {"role": "system", "content": system})
     request: dict[str, Any] = {
         "model": config.name,
         "messages": messages,

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+import openai
 import pytest
 from eicore_openai.config import OpenAIConfig
+from eicore_openai.messages import TextOnlyModelError
 from eicore_openai.model import OpenAIModel
 
-from eicore.testing.fake_api import FakeAPI
-from eicore.testing.pytest_plugin import complete, eibench, fake  # noqa: F401
-
-KEY = "sk-test-FAKEKEY-0123456789abcdef"
+from eicore.testing.api_runs import APIModelPlugin
+from eicore.testing.pytest_plugin import api, complete, eibench, fake, key, model  # noqa: F401
 
 
-@pytest.fixture
-def key(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fake key in ``OPENAI_API_KEY``; no file or log may ever hold it."""
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    return KEY
-
-
-@pytest.fixture
-def model(fake: FakeAPI, key: str) -> Callable[..., OpenAIModel]:  # noqa: F811
-    """``model(**config fields)``: an OpenAIModel pointed at the fake."""
-
-    def make(**fields: Any) -> OpenAIModel:
-        return OpenAIModel(OpenAIConfig(**{"base_url": fake.url + "/v1", **fields}))
-
-    return make
+@pytest.fixture(scope="session")
+def api_plugin() -> APIModelPlugin:
+    """The plugin as eicore's shared API-model tests and fixtures see it."""
+    return APIModelPlugin(
+        name="openai",
+        model=OpenAIModel,
+        config=OpenAIConfig,
+        key="sk-test-FAKEKEY-0123456789abcdef",
+        server_error=openai.InternalServerError,
+        timeout_error=openai.APITimeoutError,
+        connection_error=openai.APIConnectionError,
+        text_only_error=TextOnlyModelError,
+        refusal_reason="finish_reason=content_filter",
+        refusal_explained=True,
+        stop_reason="stop",
+        length_reason="length",
+        url_suffix="/v1",
+    )

@@ -10,22 +10,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from eicore import ImagePart, ModelRole, Sample, Strategy
-from eicore_strategies.personas import persona_text
-from eicore_strategies.turns import ask
+from eicore import ImagePart, ModelRole, Sample
+from eicore_strategies.direct import Direct, DirectConfig
 
 
 @dataclass
-class CoTConfig:
-    persona: str = "emotion_expert"
-    cue: str = "Let's think step by step."
-    marker: str = "Final answer:"
+class CoTConfig(DirectConfig):
     template: str = (
         "{persona}\nLook at the image carefully, then answer the question.\n{question}\n{cue}\n"
         'When you have finished reasoning, write "{marker}" followed by the causes '
         "as a numbered list."
     )
     """The user turn; ``{persona}``, ``{question}``, ``{cue}`` and ``{marker}`` are filled in."""
+    cue: str = "Let's think step by step."
+    marker: str = "Final answer:"
 
 
 def final_answer(reply: str, marker: str) -> str:
@@ -34,15 +32,13 @@ def final_answer(reply: str, marker: str) -> str:
     return parts[-1].strip() if len(parts) > 1 else reply.strip()
 
 
-class CoT(Strategy):
-    roles = ("answerer",)
+class CoT(Direct):
+    """Direct's one call, its prompt with a reasoning cue; the answer is what follows the
+    marker."""
+
     config: CoTConfig
 
     async def answer(
         self, sample: Sample, image: ImagePart | None, models: Mapping[str, ModelRole]
     ) -> str:
-        c = self.config
-        text = c.template.format(
-            persona=persona_text(c.persona), question=sample.question, cue=c.cue, marker=c.marker
-        )
-        return final_answer(await ask(models["answerer"], text, image), c.marker)
+        return final_answer(await super().answer(sample, image, models), self.config.marker)

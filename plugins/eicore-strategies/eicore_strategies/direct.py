@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,13 @@ class Direct(Strategy):
     async def answer(
         self, sample: Sample, image: ImagePart | None, models: Mapping[str, ModelRole]
     ) -> str:
+        return await ask(models["answerer"], self.user_turn(sample), image)
+
+    def user_turn(self, sample: Sample) -> str:
+        """The template filled in: the persona's text, the question, and the config's other
+        fields by their names (a subclass's config adds its own)."""
+        fields = dataclasses.asdict(self.config)
         persona = persona_text(self.config.persona)
-        text = self.config.template.format(persona=persona, question=sample.question)
-        return await ask(models["answerer"], text, image)
+        return self.config.template.format(
+            **{**fields, "persona": persona, "question": sample.question}
+        )

@@ -1,5 +1,6 @@
 """The paper's own answerer prompts (``strategy=paper-direct``, ``paper-cot``), read from the
-original baseline scripts at run time (:mod:`eicore.paper`), and the persona ablation on them.
+original baseline scripts at run time (:func:`eicore.answer_prompt`), and the persona ablation on
+them.
 
 The scripts' prompts open with a persona sentence ("You are ... emotion understanding."); the
 ablation swaps that sentence. The code holds a string for the emotion expert only: the other

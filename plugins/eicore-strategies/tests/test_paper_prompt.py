@@ -48,25 +48,12 @@ def asked(config: PaperPromptConfig, split: str = "basic") -> tuple[str, str]:
     return model.prompts[0].messages[-1].text, answer
 
 
-@pytest.mark.parametrize(
-    ("family", "cot", "split", "name"),
-    [
-        ("base", False, "basic", "base"),
-        ("base", True, "basic", "base-cot"),
-        ("llava", False, "basic", "llava"),
-        ("llava", True, "basic", "llava-cot"),
-        ("llava", False, "complex", "llava-complex"),
-        ("minigpt-v2", False, "basic", "minigpt-v2"),
-        ("minigpt-v2", True, "basic", "minigpt-v2-cot"),
-        ("minigpt-v2", False, "complex", "minigpt-v2-complex"),
-        ("qwen-vl-plus", False, "basic", "qwen-vl-plus"),
-        ("qwen-vl-plus", False, "complex", "qwen-vl-plus-complex"),
-        ("otter", False, "basic", "otter"),
-        ("otter", True, "basic", "otter-cot"),
-    ],
-)
-def test_each_prompt_is_the_scripts_own(family: str, cot: bool, split: str, name: str) -> None:
-    config = PaperPromptConfig(prompt=family, cot=cot, paper_root=str(CODE))
+@pytest.mark.parametrize("name", sorted(PROMPTS))
+def test_each_prompt_is_the_scripts_own(name: str) -> None:
+    """Every script prompt, reached by its setting: ``<family>[-cot][-complex]``."""
+    family = name.removesuffix("-complex").removesuffix("-cot")
+    split = "complex" if name.endswith("-complex") else "basic"
+    config = PaperPromptConfig(prompt=family, cot=name.endswith("-cot"), paper_root=str(CODE))
     text, answer = asked(config, split)
     assert text == original(name, QUESTION)
     assert answer == "1. a raised fist"
@@ -74,6 +61,17 @@ def test_each_prompt_is_the_scripts_own(family: str, cot: bool, split: str, name
 
 def test_the_wordings_differ_where_the_scripts_do() -> None:
     texts = {name: original(name, QUESTION) for name in PROMPTS}
+    cot, complex_ = (
+        ["base", "llava", "minigpt-v2", "otter"],
+        ["llava", "minigpt-v2", "qwen-vl-plus"],
+    )
+    settings = {
+        *cot,
+        "qwen-vl-plus",
+        *(f"{f}-cot" for f in cot),
+        *(f"{f}-complex" for f in complex_),
+    }
+    assert set(texts) == settings  # the scripts' twelve settings, each tested above
     assert texts["qwen-vl-plus"].endswith(QUESTION.lower())  # lower-cased
     assert texts["otter"].endswith(QUESTION.lower())
     assert texts["llava"] == texts["base"] + "."

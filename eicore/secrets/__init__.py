@@ -1,0 +1,1 @@
+"""API keys from the environment, and masking them (in every form) wherever text leaves eicore."""

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eicore import Judge, Judgment, ModelRole, Sample, build
-from eicore.calls import ModelClient
-from eicore.judging import NamedJudge
-from eicore.runner import Components, Progress, run_samples
-from eicore.scoring import rejudge
-from eicore.store import RunStore
+from eicore.run.calls import ModelClient
+from eicore.run.judges import NamedJudge
+from eicore.run.loop import Components, Progress, run_samples
+from eicore.run.rescore import rejudge
+from eicore.run.store import RunStore
 from eicore.testing.scripted import ScriptedConfig, ScriptedModel
 from eicore.types import Response, SampleRecord
 

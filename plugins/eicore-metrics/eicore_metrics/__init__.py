@@ -25,6 +25,7 @@ def eicore_register_judges(register: Register) -> None:
     register("semantic", SemanticJudge, SemanticJudgeConfig)
     register("llm", LLMJudge, LLMJudgeConfig)
     register("paper", PaperJudge, PaperJudgeConfig)
+    register_calibrated(register)
 
 
 @hookimpl
@@ -35,4 +36,3 @@ def eicore_register_commands(register: RegisterCommand) -> None:
 @hookimpl
 def eicore_register_presets(register: RegisterPreset) -> None:
     register_presets_from(register, resources.files(__name__) / "presets.yaml")
-    register_calibrated(register)  # the fits `eicore calibrate` saved

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 from loguru import logger
 
-from eicore import EMOTIONS, Judgment, RegisterPreset, SampleRecord, cache_home
+from eicore import EMOTIONS, Judgment, SampleRecord, cache_home
 from eicore_metrics.recall import scored_samples
 from eicore_metrics.semantic import (
     DEFAULT_THRESHOLD,
+    SemanticJudge,
+    SemanticJudgeConfig,
     answer_units,
     best_matches,
 )
@@ -241,17 +243,26 @@ def save_preset(name: str, calibration: Calibration, folder: Path | None = None)
     return path
 
 
-def register_calibrated(register: RegisterPreset, folder: Path | None = None) -> None:
-    """Register each saved fit as a preset of the semantic judge; a broken one is skipped,
-    loudly."""
+def preset_config(threshold: float, calibration: dict[str, Any]) -> type:
+    """A config class for a preset: the semantic judge's, with the fitted threshold as default
+    and the calibration it came from."""
+    return dataclasses.make_dataclass(
+        "SemanticPresetConfig",
+        [
+            ("threshold", float, dataclasses.field(default=threshold)),
+            ("calibration", dict, dataclasses.field(default_factory=lambda: dict(calibration))),
+        ],
+        bases=(SemanticJudgeConfig,),
+    )
+
+
+def register_calibrated(register: Callable[..., None], folder: Path | None = None) -> None:
+    """Register each saved preset as a judge; a broken or clashing preset is skipped, loudly."""
     folder = folder or presets_folder()
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
             preset = json.loads(path.read_text(encoding="utf-8"))
-            calibration = dict(preset["calibration"])
-            doc = (f"The semantic judge at threshold {float(preset['threshold']):.4f}, calibrated "
-                   f"against judge {calibration['reference']!r} ({path}).")  # fmt: skip
-            settings = {"threshold": float(preset["threshold"]), "calibration": calibration}
-            register("judge", path.stem, of="semantic", doc=doc, settings=settings)
+            config = preset_config(float(preset["threshold"]), dict(preset["calibration"]))
+            register(path.stem, SemanticJudge, config)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             logger.warning("judge preset {} skipped: {}", path, exc)

@@ -45,9 +45,6 @@ class SemanticJudgeConfig:
     triggers are matched or missed."""
     partial_credit: float = 0.5
     """What a ``partly`` trigger counts towards recall, as for the ``llm`` judge."""
-    calibration: dict[str, Any] | None = None
-    """How a calibrated preset's ``threshold`` was fitted (``eicore calibrate``: the reference
-    judge, the run, the agreement); None for the default threshold or one of your own."""
 
 
 def strip_marks(text: str) -> str:

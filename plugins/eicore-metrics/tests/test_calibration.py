@@ -7,7 +7,6 @@ import dataclasses
 import itertools
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -83,15 +82,11 @@ def test_a_saved_preset_is_a_judge_with_its_threshold_and_provenance(tmp_path: P
     path = save_preset("fitted", result, tmp_path)
     assert json.loads(path.read_text())["threshold"] == result.threshold
     (tmp_path / "broken.json").write_text("{not json")
-    registered: dict[str, dict[str, Any]] = {}
-
-    def register(kind: str, name: str, **preset: Any) -> None:
-        registered[name] = {"kind": kind, **preset}
-
-    register_calibrated(register, tmp_path)
+    registered: dict[str, type] = {}
+    register_calibrated(lambda name, factory, config: registered.setdefault(name, config), tmp_path)
     assert list(registered) == ["fitted"]
-    assert (registered["fitted"]["kind"], registered["fitted"]["of"]) == ("judge", "semantic")
-    judge = SemanticJudge(SemanticJudgeConfig(**registered["fitted"]["settings"]))
+    config = registered["fitted"]()
+    judge = SemanticJudge(config)
     described = judge.describe()
     assert described["threshold"] == result.threshold
     assert described["threshold_source"] == "calibrated against judge 'ref' on 6 samples of runs/x"

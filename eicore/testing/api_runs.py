@@ -429,6 +429,11 @@ class APIModelBatchTests:
     def _described(self, api_plugin: APIModelPlugin) -> None:
         self.plugin = api_plugin
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The fake key in the plugin's key variable, as each run gets it."""
+        return {self.plugin.key_env: self.plugin.key}
+
     @pytest.fixture
     def setup(self, eibench: Path, tmp_path: Path) -> tuple[Path, list[str], dict[str, str]]:
         """The folder (images in it), the 4 samples' image paths and questions."""
@@ -460,7 +465,7 @@ class APIModelBatchTests:
         with FakeAPI(answer=self.ANSWER) as fake:
             prices = ("model.price_input_per_mtok=3", "model.price_output_per_mtok=15")
             result = run_eicore(*self.args(fake, eibench, folder, *prices), folder=folder,
-                                env={self.plugin.key_env: self.plugin.key})  # fmt: skip
+                                env=self.env)  # fmt: skip
             served = fake.requests
             (batch,) = fake.batches
         assert result.returncode == 0, result.stderr[-3000:]
@@ -486,9 +491,8 @@ class APIModelBatchTests:
     ) -> None:
         folder, images, _ = setup
         with FakeAPI(answer=self.ANSWER) as fake:
-            env = {self.plugin.key_env: self.plugin.key}
             result = run_eicore(*self.args(fake, eibench, folder, "strategy=caption"),
-                                folder=folder, env=env)  # fmt: skip
+                                folder=folder, env=self.env)  # fmt: skip
             batches = fake.batches
         assert result.returncode == 0, result.stderr[-3000:]
         assert [len(b.requests) for b in batches] == [4, 4]  # captions, then answers
@@ -510,9 +514,8 @@ class APIModelBatchTests:
             items = [{"n": n, "supported": True} for n in (1, 2)]
             return json.dumps({"triggers": verdicts, "items": items})
 
-        env = {self.plugin.key_env: self.plugin.key}
         with FakeAPI(answer=answer) as fake:
-            answered = run_eicore(*self.args(fake, eibench, folder), folder=folder, env=env)
+            answered = run_eicore(*self.args(fake, eibench, folder), folder=folder, env=self.env)
             assert answered.returncode == 0, answered.stderr[-3000:]
             (run_dir,) = (folder / "runs").iterdir()
             judge = "judges.gpt.model"
@@ -520,7 +523,7 @@ class APIModelBatchTests:
                 "+judge@judges.gpt=llm", f"+model@{judge}={self.plugin.name}",
                 f"{judge}.base_url={fake.url}{self.plugin.url_suffix}", f"{judge}.batch_api=true",
                 f"{judge}.batch_poll_s=0.02", "run.concurrency=1",
-                folder=folder, env=env, command=("score", str(run_dir)),
+                folder=folder, env=self.env, command=("score", str(run_dir)),
             )  # fmt: skip
             batches = fake.batches
         assert scored.returncode == 0, scored.stderr[-3000:]
@@ -549,7 +552,7 @@ class APIModelBatchTests:
 
         with FakeAPI(answer=answer) as fake:
             result = run_eicore(*self.args(fake, eibench, folder), folder=folder,
-                                env={self.plugin.key_env: self.plugin.key})  # fmt: skip
+                                env=self.env)  # fmt: skip
             batches = fake.batches
         assert result.returncode == 0, result.stderr[-3000:]
         # the 500 and the expired request went again, in a second batch; the 400 did not
@@ -567,13 +570,10 @@ class APIModelBatchTests:
         assert records[images[3]]["error_type"] == "RefusalError"
         assert not records[images[2]]["response"]["text"]  # a failure, never an empty answer
 
-    @staticmethod
-    def polling(
-        fake: FakeAPI, args: Sequence[str], folder: Path, env: dict[str, str]
-    ) -> subprocess.Popen[str]:
+    def polling(self, fake: FakeAPI, args: Sequence[str], folder: Path) -> subprocess.Popen[str]:
         """``eicore run`` started, once it polls its batch (which it does only after it has
         recorded the batch's id); a run that fails first is killed."""
-        process = start_eicore(*args, folder=folder, env=env)
+        process = start_eicore(*args, folder=folder, env=self.env)
         try:
             fake.wait_for_request(lambda r: r.method == "GET" and "batches/" in r.path, 120)
         except BaseException:
@@ -586,10 +586,9 @@ class APIModelBatchTests:
         self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
     ) -> None:
         folder, images, _ = setup
-        env = {self.plugin.key_env: self.plugin.key}
         with FakeAPI(answer=self.ANSWER, hold_batches=True) as fake:
             args = self.args(fake, eibench, folder)
-            process = self.polling(fake, args, folder, env)
+            process = self.polling(fake, args, folder)
             process.kill()  # SIGKILL: nothing runs on the way out
             process.communicate()
             assert process.returncode == -9
@@ -597,7 +596,7 @@ class APIModelBatchTests:
             (recorded,) = pending_batches(folder / "cache")
             assert self.plugin.key not in json.dumps(recorded)
             fake.release_batches()
-            result = run_eicore(*args, folder=folder, env=env)
+            result = run_eicore(*args, folder=folder, env=self.env)
             batches = fake.batches
         assert result.returncode == 0, result.stderr[-3000:]
         assert len(batches) == 1 and recorded[0] == batches[0].id  # polled, not sent again
@@ -611,10 +610,9 @@ class APIModelBatchTests:
         self, eibench: Path, setup: tuple[Path, list[str], dict[str, str]]
     ) -> None:
         folder, images, _ = setup
-        env = {self.plugin.key_env: self.plugin.key}
         with FakeAPI(answer=self.ANSWER, hold_batches=True) as fake:
             args = self.args(fake, eibench, folder)
-            process = self.polling(fake, args, folder, env)
+            process = self.polling(fake, args, folder)
             try:
                 process.send_signal(signal.SIGINT)
                 _, stderr = process.communicate(timeout=120)
@@ -622,7 +620,7 @@ class APIModelBatchTests:
                 process.kill()
             (batch,) = fake.batches
             fake.release_batches()
-            resumed = run_eicore(*args, folder=folder, env=env)
+            resumed = run_eicore(*args, folder=folder, env=self.env)
             created = len(fake.batches)
         assert process.returncode == 130, stderr[-3000:]
         last = stderr.strip().splitlines()[-1]

@@ -4,11 +4,14 @@ The floor is a script that does only the work the run cannot avoid: load the sam
 encoder, embed the split's distinct questions, answer each sample with the ground truth of its
 nearest *other* question (leave-one-question-out), embed the triggers and the answers' units
 once, and take each trigger's best cosine. Both are whole processes timed from start to exit
-(imports and model load included), in this same invocation: round r runs the pair in the order
-run, floor when r is even and floor, run when odd (ABBA over two rounds), so a load that rises
-or falls through the invocation meets both alike. The
-floor's batch size is tuned: 32, 64, 128 and 256 were measured on 2,500 of the texts and 64
-took the least CPU (``--floor-batch-sizes`` tries several, the fastest counting).
+(imports and model load included), in this same invocation; the run is the ``eicore`` command's
+own entry point (``eicore_entry``, as the installed script runs it), and both skip the
+interpreter's teardown as that command does (freeing torch's and the SDKs' modules one by one,
+~1 s once the work is saved). Round r runs the pair in the order run, floor when r is even and
+floor, run when odd (ABBA over two rounds), so a load that rises or falls through the
+invocation meets both alike. The floor's batch size is tuned: 32, 64, 128 and 256 were
+measured on 2,500 of the texts and 64 took the least CPU (``--floor-batch-sizes`` tries
+several, the fastest counting).
 
 Printed: each round, then the medians' wall ratio and CPU ratio (user + system, from
 ``getrusage``; on a shared machine the CPU ratio is the steadier), and last the target line:
@@ -66,7 +69,7 @@ def floor(data: Path, batch_size: int) -> None:
         for image, text in truth.items()
     }
     distinct = list(dict.fromkeys(questions.values()))
-    owner = {}
+    owner: dict[str, str] = {}
     for image, question in questions.items():
         owner.setdefault(question, image)
     vectors = embed(distinct)
@@ -86,6 +89,8 @@ def floor(data: Path, batch_size: int) -> None:
         u = np.stack([vectors[x] for x in units[image]])
         recalled += int((np.einsum("td,ud->tu", t, u).max(axis=1) >= 0.62).sum())
     print(f"floor: {len(questions)} samples, {len(vectors)} texts, {recalled} triggers recalled")
+    sys.stdout.flush()
+    os._exit(0)  # no teardown, as the eicore command (eicore_entry.exit_now)
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -106,7 +111,7 @@ def timed_cpu(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 def eicore_run(data: Path, work: Path, name: str, extra: list[str]) -> list[str]:
     """The default run's command, with a cold call cache and a fresh run directory."""
     return [
-        sys.executable, "-m", "eicore.commands.cli", "run", f"data.root={data}",
+        sys.executable, "-m", "eicore_entry", "run", f"data.root={data}",
         f"run.root={work / 'runs'}", f"run.name={name}", f"run.cache_dir={work / name}",
         "run.progress=false", *extra,
     ]  # fmt: skip
@@ -160,6 +165,7 @@ def main() -> None:
         if args.profile:
             command = eicore_run(args.data, work, "profiled", args.overrides)
             command[1:3] = ["-m", "cProfile", "-o", str(args.profile), "-m", "eicore.commands.cli"]
+            # the core's own main, not eicore_entry: cProfile writes its file at the teardown
             subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
             print(f"profile of one run: {args.profile}")
     run, base = statistics.median(runs), statistics.median(floors)

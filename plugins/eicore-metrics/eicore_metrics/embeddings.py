@@ -6,6 +6,7 @@ sentence-transformers and torch are imported when the encoder is first used, nev
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import threading
@@ -23,12 +24,13 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 class SentenceEncoder:
     """Texts → L2-normalised float32 rows; each distinct text is embedded once per process.
 
-    ``encode`` blocks (call it from a thread in async code) and may be called from any number
-    of threads. The model itself runs on one thread of its own: torch's CPU thread pool is tied
-    to the thread that calls it, and calls arriving from many threads in turn measured ~1.7×
-    slower on two cores. Texts asked for while the model is busy are embedded together in its
-    next batch: a judge asks for a few texts per sample, and batches of a few texts cost ~2×
-    the model time of full ones (sentence-transformers sorts a batch by length).
+    ``encode`` blocks (call it from a thread in async code, or await :meth:`aembed` first) and
+    may be called from any number of threads. The model itself runs on one thread of its own:
+    torch's CPU thread pool is tied to the thread that calls it, and calls arriving from many
+    threads in turn measured ~1.7× slower on two cores. Texts asked for while the model is busy
+    are embedded together in its next batch: a judge asks for a few texts per sample, and
+    batches of a few texts cost ~2× the model time of full ones (sentence-transformers sorts a
+    batch by length).
     """
 
     def __init__(self, batch_size: int = 64) -> None:
@@ -90,6 +92,15 @@ class SentenceEncoder:
             with self._lock:
                 self._wanted.update(dict.fromkeys(missing))
             self._worker.submit(self._embed).result()
+
+    async def aembed(self, texts: Sequence[str]) -> None:
+        """:meth:`embed` awaited on the event loop instead of blocking a thread: the samples in
+        flight meanwhile go on, and the texts they ask for join the model's next batch."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            with self._lock:
+                self._wanted.update(dict.fromkeys(missing))
+            await asyncio.wrap_future(self._worker.submit(self._embed))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """A ``(len(texts), dimension)`` array; row i is the unit vector of ``texts[i]``."""

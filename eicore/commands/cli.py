@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import os
 import sys
@@ -62,6 +63,11 @@ commands:
   cache clear [--cache-dir <dir>]
                        delete the call cache (the recovery for a file SQLite cannot read)
 """
+
+COLLECTS_ITSELF = frozenset({"run", "annotate"})
+"""The commands whose jobs turn the garbage collector on (off since the entry point) when
+their loop starts, after composing their config and loading their models; every other command
+turns it on at once."""
 
 CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError, RunLogError)
 """Errors that mean the input or configuration is unusable: one clear line, no traceback."""
@@ -486,6 +492,8 @@ def main() -> None:
         print(usage())
         return
     command, rest = args[0], args[1:]
+    if command not in COLLECTS_ITSELF:
+        gc.enable()  # started off by the entry point, for the imports
     known = BUILTIN if command in BUILTIN else {n: c.main for n, c in plugin_commands().items()}
     if command not in known:
         print(f"eicore: unknown command {command!r}\n\n{usage()}", file=sys.stderr)

@@ -74,3 +74,22 @@ def test_every_other_command_turns_the_collector_on_at_once(
     monkeypatch.setattr(sys, "argv", ["eicore", *argv])
     cli.main()
     assert gc.isenabled() is collecting  # a run turns it on where its loop starts (above)
+
+
+@pytest.mark.parametrize(
+    ("argv", "once"),
+    [(["model=echo"], True), (["-m", "model=a,b"], False), (["hydra.mode=MULTIRUN"], False)],
+)
+def test_a_run_composes_its_config_once_unless_it_may_be_a_sweep(
+    argv: list[str], once: bool
+) -> None:
+    """Hydra composes a config once only to read ``hydra.mode``; without ``-m`` (or
+    ``hydra.mode`` on the command line) that pass is skipped: the run's mode is RUN."""
+    from hydra._internal.hydra import Hydra
+
+    original = Hydra.get_mode
+    with cli._composed_once(argv):
+        assert (Hydra.get_mode is original) is not once
+        if once:
+            assert Hydra.get_mode(object(), "config", argv) is None  # type: ignore[arg-type]
+    assert Hydra.get_mode is original

@@ -61,14 +61,20 @@ def read_file(path: Path, limit: int = MAX_BYTES, source: str = "") -> bytes:
     except OSError as exc:
         raise ImageError(f"image unreadable: {path}: {exc.strerror or exc}") from None
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        mode = info.st_mode
         if not stat.S_ISREG(mode):
             kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO or a device)"
             raise ImageError(f"not a usable image: {path}: {kind}")
         chunks, size = [], 0
-        while size <= limit and (chunk := os.read(fd, limit + 1 - size)):
+        want = min(limit, info.st_size) + 1  # its size and a byte more (it may have grown): a
+        while size <= limit:  # buffer of `limit` bytes cost more than a small image's read
+            chunk = os.read(fd, want)
             chunks.append(chunk)
             size += len(chunk)
+            if len(chunk) < want:  # the end of the file
+                break
+            want = limit + 1 - size
         data = b"".join(chunks)
     finally:
         os.close(fd)

@@ -9,7 +9,8 @@ read and checked, through the ``direct`` strategy, no judge, no cache, the run d
 written: records, run log, report.html with thumbnails) and, in turns with it, a bare script
 that sends the same N requests (the same image and text) with the openai SDK's
 ``chat.completions.create`` at the same concurrency (``asyncio.Semaphore``; start to exit,
-imports included; it writes nothing). The ratio is the bare script's wall time over eicore's
+imports included; it writes nothing). eicore's modules are byte-compiled first, as pip leaves
+an installed package (``installed.py``). The ratio is the bare script's wall time over eicore's
 (1.0: eicore at the SDK's own speed): the median over ``--rounds`` pairs, run in ABBA order
 so that a drift in the machine's load meets both sides alike.
 Then the fake alone, driven by a raw keep-alive client (next to no CPU) over 4x the largest C
@@ -49,6 +50,7 @@ from pathlib import Path
 
 from eicore_strategies.direct import DirectConfig
 from eicore_strategies.personas import persona_text
+from installed import byte_compile
 
 from eicore import Completion, ImagePart, Model, Prompt, Sample
 from eicore.datasets.images import read
@@ -443,6 +445,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    byte_compile()  # as pip leaves an installed eicore (the SDK it is compared with is one)
     os.environ[KEY_ENV[args.plugin]] = FAKE_KEY
     samples = load_samples(args.data, args.samples)
     n, latency = len(samples), args.latency

@@ -150,6 +150,22 @@ def test_the_report_makes_what_the_thumbnail_process_did_not(
     assert ThumbnailProcess.start(None, rest) is None
 
 
+def test_the_thumbnail_process_stops_when_its_run_is_gone(
+    runs: Runs, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eicore.viewer import thumbnails
+
+    images = [str(p.relative_to(runs.images)) for p in runs.images.rglob("*.*")]
+    parents = iter([100, 100, 1])  # killed after the first chunk: adopted by init
+    monkeypatch.setattr(thumbnails.os, "getppid", lambda: next(parents))
+    monkeypatch.setattr(thumbnails.os, "nice", lambda increment: 0)
+    monkeypatch.setattr(thumbnails, "CHUNK", 1)
+    monkeypatch.setattr(sys, "argv", ["thumbnails", str(runs.images)])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(images)))
+    thumbnails.main()
+    assert capsys.readouterr().out == ""  # nothing is written for a run that cannot read it
+
+
 def test_two_runs_on_the_same_samples_share_one_entry_each(runs: Runs, tmp_path: Path) -> None:
     from PIL import Image
 

@@ -21,6 +21,8 @@ from eicore.run.threads import budget
 THUMBNAIL_PX = 128
 """The longer side of a thumbnail."""
 JPEG_QUALITY = 70
+CHUNK = 64
+"""Images the thumbnail process makes between two checks that its run is still there."""
 
 
 def thumbnail_uri(image_root: str | Path, relative: str, size: int = THUMBNAIL_PX) -> str | None:
@@ -114,5 +116,11 @@ def main() -> None:
     for (a lower priority): the run's calls wait on its one busy interpreter thread."""
     if hasattr(os, "nice"):
         os.nice(10)
+    run = os.getppid()
     relatives = json.load(sys.stdin)
-    json.dump(thumbnail_uris(sys.argv[1], relatives), sys.stdout)
+    made: dict[str, str | None] = {}
+    for start in range(0, len(relatives), CHUNK):
+        if os.getppid() != run:  # the run was killed: nobody will read them
+            return
+        made |= thumbnail_uris(sys.argv[1], relatives[start : start + CHUNK])
+    json.dump(made, sys.stdout)

@@ -9,8 +9,10 @@ read and checked, through the ``direct`` strategy, no judge, no cache, the run d
 written: records, run log, report.html with thumbnails) and, in turns with it, a bare script
 that sends the same N requests (the same image and text) with the openai SDK's
 ``chat.completions.create`` at the same concurrency (``asyncio.Semaphore``; start to exit,
-imports included; it writes nothing). The ratio is the bare script's wall time over eicore's
-(1.0: eicore at the SDK's own speed).
+imports included; it writes nothing). eicore's modules are byte-compiled first, as pip leaves
+an installed package (``installed.py``). The ratio is the bare script's wall time over eicore's
+(1.0: eicore at the SDK's own speed): the median over ``--rounds`` pairs, run in ABBA order
+so that a drift in the machine's load meets both sides alike.
 Then the fake alone, driven by a raw keep-alive client (next to no CPU) over 4x the largest C
 connections: it must serve well beyond that C's C/L, or it would be what limits the runs.
 
@@ -27,7 +29,7 @@ L). Last, the ratio of eicore at C=32 to the way the original EIBench scripts ca
 sequential loop, a new SDK client per call.
 
     python benchmarks/api_throughput.py [--samples 1615] [--latency 0.1] [--whole 8 32 128]
-        [--runner-phase] [--plugin openai] [--block 50]
+        [--rounds 3] [--runner-phase] [--plugin openai] [--block 50]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import gc
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +50,7 @@ from pathlib import Path
 
 from eicore_strategies.direct import DirectConfig
 from eicore_strategies.personas import persona_text
+from installed import byte_compile
 
 from eicore import Completion, ImagePart, Model, Prompt, Sample
 from eicore.datasets.images import read
@@ -365,18 +369,31 @@ def compare_whole(
     print(
         f"whole `eicore run model=openai` vs the bare openai SDK; L = {latency * 1000:.0f} ms, "
         f"N = {n}; load average {open('/proc/loadavg').read()[:14]}\n\n"
-        "| C | eicore run s | bare SDK s | ideal N·L/C s | bare / eicore | load average |\n"
+        f"{args.rounds} rounds per C, eicore and the bare SDK in turns (ABBA); medians\n\n"
+        "| C | eicore run s | bare SDK s | ideal N·L/C s | bare / eicore (min-max) | load |\n"
         "|---|---:|---:|---:|---:|---|"
     )
     ratios = {}
     for c in args.whole:
-        eicore_s = whole_run(url, args.data, work / "images", n, c, work / "whole", env)
-        bare_s = bare_sdk(url, samples, work / "images", c, env)
-        ratios[c] = bare_s / eicore_s
+        pairs = []
+        for r in range(args.rounds):  # eicore first, then the bare SDK first, and so on (ABBA)
+            folder = work / "whole" / f"c{c}-round{r}"  # a new run each time: none resumes
+            took = {}
+            for side in ("bare", "eicore") if r % 2 else ("eicore", "bare"):
+                took[side] = (
+                    whole_run(url, args.data, work / "images", n, c, folder, env)
+                    if side == "eicore"
+                    else bare_sdk(url, samples, work / "images", c, env)
+                )
+            eicore_s, bare_s = took["eicore"], took["bare"]
+            pairs.append((eicore_s, bare_s))
+        each = sorted(b / e for e, b in pairs)
+        ratios[c] = statistics.median(each)
         ideal = n * latency / min(c, n)
         print(
-            f"| {c} | {eicore_s:.2f} | {bare_s:.2f} | {ideal:.2f} | {ratios[c]:.3f} "
-            f"| {open('/proc/loadavg').read()[:14]} |"
+            f"| {c} | {statistics.median(e for e, _ in pairs):.2f} "
+            f"| {statistics.median(b for _, b in pairs):.2f} | {ideal:.2f} | {ratios[c]:.3f} "
+            f"({each[0]:.3f}-{each[-1]:.3f}) | {open('/proc/loadavg').read()[:14]} |"
         )
     c = max(args.whole)
     wide = FAKE_MARGIN * c  # connections: the fake must keep up with more than any run sends
@@ -411,6 +428,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--whole", type=int, nargs="+", default=[8, 32, 128])
     parser.add_argument(
+        "--rounds", type=int, default=3, help="whole runs of each side per C, in ABBA order"
+    )
+    parser.add_argument(
         "--runner-phase", action="store_true", help="also the runner alone, C=1 overhead"
     )
     parser.add_argument("--plugin", choices=sorted(KEY_ENV), default="openai")
@@ -425,6 +445,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    byte_compile()  # as pip leaves an installed eicore (the SDK it is compared with is one)
     os.environ[KEY_ENV[args.plugin]] = FAKE_KEY
     samples = load_samples(args.data, args.samples)
     n, latency = len(samples), args.latency

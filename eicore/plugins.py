@@ -375,7 +375,8 @@ def register_presets_from(register: RegisterPreset, file: Path | Traversable) ->
     import yaml
 
     try:
-        tree = yaml.safe_load(file.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's: read at every start
+        tree = yaml.load(file.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{file}: cannot read its presets: {exc}") from None
     for kind, presets in (tree or {}).items():

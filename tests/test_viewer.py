@@ -10,6 +10,7 @@ import json
 import os
 import random
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from eicore import cohen_kappa
 from eicore.datasets.images import MAX_BYTES
 from eicore.datasets.samples import load_basic
 from eicore.log import Recall
+from eicore.log import read as read_log
 from eicore.report.run_tables import recall_row
 from eicore.testing.runs import synthetic_images
 from eicore.types import Call, Completion, Judgment, Response, SampleRecord
@@ -32,7 +34,9 @@ from eicore.viewer.agreement import agreement, krippendorff_alpha, ratings_files
 from eicore.viewer.commands import agreement_command, view
 from eicore.viewer.page import decode_payload
 from eicore.viewer.runs import ViewerError, load_records
+from eicore.viewer.samples import sample_entries
 from eicore.viewer.server import ViewerServer, report_site, review_site
+from eicore.viewer.thumbnails import ThumbnailProcess, thumbnail_uri, thumbnail_uris
 
 N = 6
 
@@ -111,6 +115,55 @@ def test_thumbnails_are_small_jpegs_of_the_images(runs: Runs) -> None:
             assert thumb.format == "JPEG" and max(thumb.size) <= 128
             with Image.open(runs.images / sample["image"]) as original:
                 assert thumb.size == original.size  # 16×12 stays 16×12: never enlarged
+
+
+def test_the_thumbnail_process_makes_what_the_report_would(runs: Runs) -> None:
+    """A run's thumbnails come from a process of their own (made while the run goes on), in a
+    session of its own (a Ctrl-C at the terminal does not reach it): the same URIs as made in
+    process, None for an image that is missing or would leave the root."""
+    images = sorted(str(p.relative_to(runs.images)) for p in runs.images.rglob("*.*"))
+    wanted = [*images, "missing.jpg", "../outside.jpg"]
+    made = ThumbnailProcess(runs.images, wanted)
+    assert os.getsid(made._process.pid) != os.getsid(0)
+    uris = made.uris()
+    assert made._process.returncode == 0
+    assert uris == thumbnail_uris(runs.images, wanted)
+    assert all(uris[i] for i in images) and uris["missing.jpg"] is uris["../outside.jpg"] is None
+
+
+def test_the_report_makes_what_the_thumbnail_process_did_not(
+    runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eicore.run import threads
+
+    log = read_log(runs.direct)
+    first, *rest = [s["image"] for s in sample_entries([log.samples])]
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the process fails: nothing made
+    failed = ThumbnailProcess(runs.images, [first, *rest])
+    assert failed.uris() == {}
+    write_report(tmp_path, [log], {first: "data:image/jpeg;base64,made"})
+    thumbs = {s["image"]: s["thumb"] for s in page_of(tmp_path / "report.html")[1]["samples"]}
+    assert thumbs[first] == "data:image/jpeg;base64,made"  # what was made is not made again
+    assert all(thumbs[r] == thumbnail_uri(runs.images, r) for r in rest)
+    monkeypatch.setattr(threads._Policy, "explicit", 1)  # run.threads=1: no CPU to spare
+    assert ThumbnailProcess.start(runs.images, rest) is None
+    assert ThumbnailProcess.start(None, rest) is None
+
+
+def test_the_thumbnail_process_stops_when_its_run_is_gone(
+    runs: Runs, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eicore.viewer import thumbnails
+
+    images = [str(p.relative_to(runs.images)) for p in runs.images.rglob("*.*")]
+    parents = iter([100, 100, 1])  # killed after the first chunk: adopted by init
+    monkeypatch.setattr(thumbnails.os, "getppid", lambda: next(parents))
+    monkeypatch.setattr(thumbnails.os, "nice", lambda increment: 0)
+    monkeypatch.setattr(thumbnails, "CHUNK", 1)
+    monkeypatch.setattr(sys, "argv", ["thumbnails", str(runs.images)])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(images)))
+    thumbnails.main()
+    assert capsys.readouterr().out == ""  # nothing is written for a run that cannot read it
 
 
 def test_two_runs_on_the_same_samples_share_one_entry_each(runs: Runs, tmp_path: Path) -> None:

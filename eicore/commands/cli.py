@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import gc
 import json
 import os
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,11 @@ commands:
   cache clear [--cache-dir <dir>]
                        delete the call cache (the recovery for a file SQLite cannot read)
 """
+
+COLLECTS_ITSELF = frozenset({"run", "annotate"})
+"""The commands whose jobs turn the garbage collector on (off since the entry point) when
+their loop starts, after composing their config and loading their models; every other command
+turns it on at once."""
 
 CLEAN_ERRORS = (ConfigError, DataError, StoreError, UnknownComponentError, RunLogError)
 """Errors that mean the input or configuration is unusable: one clear line, no traceback."""
@@ -256,7 +263,28 @@ def _hydra(command: str, config_name: str, argv: list[str]) -> None:
     main = hydra.main(version_base="1.3", config_path="pkg://eicore.conf", config_name=config_name)
     sys.argv = [f"eicore {command}", *null_groups(argv)]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's errors reach main()'s one-line report
-    main(_task)()
+    with _composed_once(argv):
+        main(_task)()
+
+
+@contextlib.contextmanager
+def _composed_once(argv: list[str]) -> Iterator[None]:
+    """Without ``-m``, Hydra composes the whole config twice: first only to read
+    ``hydra.mode`` (~0.1 s), which eicore's configs never set (a sweep is ``-m``). Skip that
+    first pass unless the command line sets ``hydra.mode``; a config file's ``hydra.mode`` is
+    not read (docs/sweeps.md)."""
+    from hydra._internal.hydra import Hydra
+
+    sweep = {"-m", "--multirun"} & set(argv) or any("hydra.mode=" in a for a in argv)
+    if sweep or not hasattr(Hydra, "get_mode"):
+        yield
+        return
+    saved = Hydra.get_mode
+    Hydra.get_mode = lambda self, config_name, overrides: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Hydra.get_mode = saved  # type: ignore[method-assign]
 
 
 def null_groups(overrides: list[str]) -> list[str]:
@@ -486,6 +514,8 @@ def main() -> None:
         print(usage())
         return
     command, rest = args[0], args[1:]
+    if command not in COLLECTS_ITSELF:
+        gc.enable()  # started off by the entry point, for the imports
     known = BUILTIN if command in BUILTIN else {n: c.main for n, c in plugin_commands().items()}
     if command not in known:
         print(f"eicore: unknown command {command!r}\n\n{usage()}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import json
 import re
@@ -70,12 +71,17 @@ def _items(line: str) -> list[str]:
     items: list[str] = []
     start, position = 0, first.end()
     while True:
-        after = rf"\s{re.escape(opening)}{number + 1}\s*{re.escape(mark)}(?:\s|$)"
-        found = re.compile(after).search(line, position)
+        found = _next_number(opening, number + 1, mark).search(line, position)
         if found is None:
             return [*items, line[start:]]
         items.append(line[start : found.start()])
         start, position, number = found.start(), found.end(), number + 1
+
+
+@functools.lru_cache(maxsize=256)
+def _next_number(opening: str, number: int, mark: str) -> re.Pattern[str]:
+    """Where item ``number`` of a one-line list starts (a list's items are numbered alike)."""
+    return re.compile(rf"\s{re.escape(opening)}{number}\s*{re.escape(mark)}(?:\s|$)")
 
 
 def emotion_of(image: str) -> str | None:

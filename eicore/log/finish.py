@@ -36,12 +36,14 @@ def finish(
     provenance: Provenance | None = None,
     source: dict[str, Any] | None = None,
     files: Mapping[str, Any] | None = None,
+    thumbnails: Mapping[str, str | None] | None = None,
 ) -> RunLog:
     """The log of ``records`` written into ``run_dir``, with report.html; returned.
 
     Usage is counted from the records' traces (every role, judges' included), each call made
     priced by ``cost``, unless ``usage`` is given (a merge sums its shards'). ``files``: extra
     files (a strategy's artifacts); judgments.jsonl in EIBench's shape is always written.
+    ``thumbnails``: report.html's, already made (by relative image path).
     """
     log = RunLog(
         completeness=Completeness.of(records, complete),
@@ -56,7 +58,7 @@ def finish(
     )
     write(run_dir, log, {**(files or {}), **judgment_files(records)})
     try:
-        write_report(run_dir, [log])
+        write_report(run_dir, [log], thumbnails)
     except StoreError:
         raise
     except Exception as exc:  # the viewer page is a convenience: it never costs a run's results

@@ -15,7 +15,6 @@ import hashlib
 import io
 import os
 import tokenize
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -115,6 +114,8 @@ def paper_file(name: str, root: str | None = None, source_url: str = SOURCE) -> 
             return data
     url = f"{source_url.rstrip('/')}/{name}"
     logger.info("downloading {} from {}", name, url)
+    import urllib.request  # here: a run that reads the strings locally never loads it
+
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             data = bytes(response.read())

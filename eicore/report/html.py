@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,10 @@ from eicore.log import read as read_log
 from eicore.paper import tables
 from eicore.report.run_tables import COLUMNS
 from eicore.run.store import write_atomically
-from eicore.run.threads import budget
 from eicore.viewer.page import render_page
 from eicore.viewer.runs import RunInfo, distinct_labels, run_info, summary_rows
 from eicore.viewer.samples import sample_entries
-from eicore.viewer.thumbnails import thumbnail_uri
+from eicore.viewer.thumbnails import thumbnail_uris
 
 REPORT_FILE = "report.html"
 
@@ -49,27 +47,27 @@ def image_root_of(runs: Sequence[RunInfo]) -> str | None:
 def build_payload(
     logs: Sequence[RunLog],
     image_root: str | Path | None,
-    thumbnails: bool,
+    thumbnails: bool | Mapping[str, str | None],
     image_base: str | None = None,
     plots_folder: Path | None = None,
 ) -> dict[str, Any]:
     """The viewer's data for the runs of ``logs``: runs, summary rows, plots and samples.
 
     ``image_root``: where images are (default: the runs' ``data.image_root``);
-    ``thumbnails``: embed a small JPEG of each image found there;
+    ``thumbnails``: embed a small JPEG of each image found there (given: those already made,
+    by relative path; the others are made here);
     ``image_base``: the URL prefix full-size images are served from (``eicore view``).
     """
     runs = [run_info(log) for log in logs]
     labels = distinct_labels(runs)
     samples = sample_entries([log.samples for log in logs])
     image_root = image_root or image_root_of(runs)
-    if thumbnails and image_root is not None:
-        root = image_root
-        # Pillow decodes and encodes without the GIL: one thread per CPU the run may use
-        with ThreadPoolExecutor(budget().threads, thread_name_prefix="thumbnails") as pool:
-            uris = pool.map(lambda sample: thumbnail_uri(root, sample["image"]), samples)
-            for sample, uri in zip(samples, uris, strict=True):
-                sample["thumb"] = uri
+    if thumbnails is not False and image_root is not None:
+        made = thumbnails if isinstance(thumbnails, Mapping) else {}
+        missing = [s["image"] for s in samples if s["image"] not in made]
+        uris = {**made, **thumbnail_uris(image_root, missing)}
+        for sample in samples:
+            sample["thumb"] = uris[sample["image"]]
     return {
         "mode": "report",
         "runs": [
@@ -97,12 +95,17 @@ def report_title(logs: Sequence[RunLog]) -> str:
     return f"eicore: {len(logs)} runs"
 
 
-def write_report(out_dir: Path, runs: Sequence[RunLog | Path]) -> Path:
+def write_report(
+    out_dir: Path,
+    runs: Sequence[RunLog | Path],
+    thumbnails: Mapping[str, str | None] | None = None,
+) -> Path:
     """Write ``out_dir/report.html``: one self-contained page for ``runs`` (logs in memory, or
     run directories read through the run log reader), with thumbnails from their image root
-    when it is readable, and the PNG plots found in ``out_dir``."""
+    when it is readable (``thumbnails``: those already made), and the PNG plots found in
+    ``out_dir``."""
     logs = [r if isinstance(r, RunLog) else read_log(Path(r)) for r in runs]
-    payload = build_payload(logs, None, thumbnails=True, plots_folder=Path(out_dir))
+    payload = build_payload(logs, None, thumbnails=thumbnails or True, plots_folder=Path(out_dir))
     path = Path(out_dir) / REPORT_FILE
     write_atomically(path, [render_page(payload, report_title(logs))])
     return path

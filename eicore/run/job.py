@@ -34,6 +34,7 @@ from eicore.run.settings import (
 from eicore.run.store import CallCache, RunStore, cache_home
 from eicore.secrets.masking import redact_tree
 from eicore.types import Call, Sample, SampleRecord
+from eicore.viewer.thumbnails import ThumbnailProcess
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -87,6 +88,9 @@ def evaluate(cfg: DictConfig) -> RunLog:
         def on_sample(record: SampleRecord, step: int) -> None:
             reg.notify("eicore_sample_end", run_dir=run_dir, record=record, step=step)
 
+        thumbnails = ThumbnailProcess.start(image_root, (s.image for s in samples))
+        if thumbnails is not None:
+            closing.callback(thumbnails.close)
         parts = Components(strategy, clients, judges, image_root, on_sample)
         progress = Progress(total=len(samples))
         try:
@@ -106,6 +110,7 @@ def evaluate(cfg: DictConfig) -> RunLog:
                 strategy=redact_tree(strategy.describe()),
                 provenance=Provenance.from_dict(run_provenance(cfg, dataset, described, metrics)),
                 files=strategy.artifacts(records),
+                thumbnails=thumbnails.uris() if thumbnails is not None else None,
             )
             reg.notify("eicore_run_end", run_dir=run_dir, log=log)
             _summarise(cfg, log, progress, clients, time.perf_counter() - started)

@@ -171,6 +171,8 @@ async def run_samples(
                 parts.on_sample(record, progress.skipped + progress.answered + progress.failed)
 
     gc.freeze()  # what exists now (config, samples, plugins) outlives the loop: not rescanned
+    collecting = gc.isenabled()
+    gc.enable()  # the `eicore` command starts with it off (eicore_entry.main)
     in_flight = min(in_flight_for(parts.clients.values(), concurrency), len(todo))
     workers = [asyncio.create_task(worker()) for _ in range(max(1, in_flight))]
     try:
@@ -181,3 +183,5 @@ async def run_samples(
         await asyncio.gather(*workers, return_exceptions=True)
         bar.close()
         gc.unfreeze()
+        if not collecting:
+            gc.disable()

@@ -59,9 +59,17 @@ def keep_secrets_of(tree: Any) -> None:
 
 
 def secret_values() -> list[str]:
-    """Every secret this process knows, trimmed, longest first."""
-    values = {v.strip() for k, v in os.environ.items() if SECRET_ENV.search(k)} | _kept
+    """Every secret this process knows, trimmed, longest first. The environment is read anew
+    each time (a key set later is masked too), but only the secret-named variables' values."""
+    values = {os.environ.get(k, "").strip() for k in os.environ if _secret_name(k)} | _kept
     return sorted((v for v in values if len(v) >= MIN_FRAGMENT), key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_name(name: str) -> bool:
+    """Whether an environment variable's name marks it as a secret (asked once per name: every
+    completion and every line printed is masked)."""
+    return SECRET_ENV.search(name) is not None
 
 
 @functools.lru_cache(maxsize=16)

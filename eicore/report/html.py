@@ -47,23 +47,24 @@ def image_root_of(runs: Sequence[RunInfo]) -> str | None:
 def build_payload(
     logs: Sequence[RunLog],
     image_root: str | Path | None,
-    thumbnails: bool | Mapping[str, str | None],
+    thumbnails: bool,
     image_base: str | None = None,
     plots_folder: Path | None = None,
+    made: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """The viewer's data for the runs of ``logs``: runs, summary rows, plots and samples.
 
     ``image_root``: where images are (default: the runs' ``data.image_root``);
-    ``thumbnails``: embed a small JPEG of each image found there (given: those already made,
-    by relative path; the others are made here);
+    ``thumbnails``: embed a small JPEG of each image found there (``made``: those already
+    made, by relative path; the others are made here);
     ``image_base``: the URL prefix full-size images are served from (``eicore view``).
     """
     runs = [run_info(log) for log in logs]
     labels = distinct_labels(runs)
     samples = sample_entries([log.samples for log in logs])
     image_root = image_root or image_root_of(runs)
-    if thumbnails is not False and image_root is not None:
-        made = thumbnails if isinstance(thumbnails, Mapping) else {}
+    if thumbnails and image_root is not None:
+        made = made or {}
         missing = [s["image"] for s in samples if s["image"] not in made]
         uris = {**made, **thumbnail_uris(image_root, missing)}
         for sample in samples:
@@ -105,7 +106,7 @@ def write_report(
     when it is readable (``thumbnails``: those already made), and the PNG plots found in
     ``out_dir``."""
     logs = [r if isinstance(r, RunLog) else read_log(Path(r)) for r in runs]
-    payload = build_payload(logs, None, thumbnails=thumbnails or True, plots_folder=Path(out_dir))
+    payload = build_payload(logs, None, True, plots_folder=Path(out_dir), made=thumbnails)
     path = Path(out_dir) / REPORT_FILE
     write_atomically(path, [render_page(payload, report_title(logs))])
     return path

@@ -93,7 +93,7 @@ class ThumbnailProcess:
 
     def _collect(self, wanted: str) -> None:
         out, err = self._process.communicate(wanted.encode("utf-8"))
-        if self._process.returncode == 0:
+        if self._process.returncode == 0 and out:  # none: it saw its run gone
             self._made = json.loads(out)
         elif self._process.returncode > 0:  # killed by close(): nothing to say
             last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]

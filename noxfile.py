@@ -95,6 +95,7 @@ def browser(session: nox.Session) -> None:
         session.run("apt-get", "install", "-y", *APT.split(), external=True, env=apt)
     session.env.update({**OFFLINE, "EICORE_BROWSER_TESTS": "1", "SE_OFFLINE": "true"})
     viewer = ["-e", ".", "-e", "plugins/eicore-strategies", "-e", "plugins/eicore-metrics"]
+    session.install(TORCH)  # first: eicore-metrics needs torch, and pip would take a CUDA build
     session.install(*viewer, "pytest>=8", "selenium>=4.11")  # metrics: the judge review's recall
     session.run("pytest", "tests/browser", *session.posargs)
 

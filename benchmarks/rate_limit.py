@@ -61,7 +61,7 @@ def run(url: str, samples: list, setting: int | str, folder: Path) -> tuple[floa
     asyncio.run(go())
     seconds = time.perf_counter() - started
     store.close()
-    peak = client.adaptive.peak if client.adaptive else workers
+    peak = client.limit.peak if client.limit else workers
     return seconds, progress, peak
 
 

@@ -1,4 +1,5 @@
-"""``run.concurrency=auto`` with the openai plugin: the SDK's retried 429s reach the controller."""
+"""The openai plugin's 429s reach eicore's limit: under ``run.concurrency=auto`` the SDK's retried
+ones halve the window; under a set concurrency a call the SDK gave up on is made again."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def test_a_429_the_sdk_retries_still_halves_the_window(monkeypatch: pytest.Monke
 
 
 def _check(fake: FakeAPI, client: ModelClient) -> None:
-    assert client.adaptive is not None
-    before = client.adaptive.controller.window
+    assert client.limit is not None
+    before = client.limit.controller.window
 
     async def call() -> str:
         try:
@@ -35,6 +36,31 @@ def _check(fake: FakeAPI, client: ModelClient) -> None:
 
     assert asyncio.run(call())  # answered after the SDK's retry
     assert [r.reply.status for r in fake.requests if r.reply] == [429, 200]
-    controller = client.adaptive.controller
+    controller = client.limit.controller
     assert controller.throttles == 1 and not controller.slow_start  # halved, then one success
     assert controller.window <= before
+
+
+def test_a_set_concurrency_makes_a_call_the_sdk_gave_up_on_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("eicore_openai")
+    from eicore_openai.config import OpenAIConfig
+    from eicore_openai.model import OpenAIModel
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-FAKEKEY-0123456789abcdef")
+    with FakeAPI([Reply.rate_limited(retry_after_ms=1)]) as fake:
+        model = OpenAIModel(OpenAIConfig(base_url=fake.url + "/v1", max_retries=0))
+        client = ModelClient(model, None)
+
+        async def call() -> str:
+            try:
+                completion, _ = await client.complete(Prompt.user("Why?"))
+                return completion.text
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(call())  # answered: eicore made the call again after the pause
+    assert [r.reply.status for r in fake.requests if r.reply] == [429, 200]
+    assert client.limit is not None and client.limit.controller.throttles >= 1
+    assert client.limit.controller.window > 1000  # no max_concurrency: the run's samples bound it

@@ -1,4 +1,5 @@
-"""``run.concurrency=auto``: the AIMD controller fed events (no clock), and the limit on a loop."""
+"""The AIMD controller (``run.concurrency=auto``) and the fixed window fed events (no clock), and
+the limit on a loop."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from omegaconf import OmegaConf
 
 from eicore.run.concurrency import (
     AIMD,
-    AdaptiveLimit,
+    CallLimit,
+    Fixed,
     report_throttle,
     retry_after_seconds,
     throttle_of,
@@ -89,7 +91,7 @@ def test_retry_after_headers_and_sdk_errors() -> None:
 def test_the_limit_holds_calls_to_the_window_and_learns_from_them() -> None:
     """Events, not time: calls wait on futures the test resolves; the clock is the test's."""
     clock = [0.0]
-    limit = AdaptiveLimit(AIMD(maximum=64, initial=2), clock=lambda: clock[0])
+    limit = CallLimit(AIMD(maximum=64, initial=2), clock=lambda: clock[0])
 
     async def scenario() -> None:
         gates = [asyncio.get_running_loop().create_future() for _ in range(6)]
@@ -119,7 +121,7 @@ def test_the_limit_holds_calls_to_the_window_and_learns_from_them() -> None:
 
 
 def test_a_reported_throttle_during_a_call_backs_off() -> None:
-    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
+    limit = CallLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
 
     async def call() -> None:
         async with limit.slot():
@@ -130,7 +132,7 @@ def test_a_reported_throttle_during_a_call_backs_off() -> None:
 
 
 def test_a_429_error_backs_off_and_is_raised() -> None:
-    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
+    limit = CallLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
 
     class RateLimited(Exception):
         status_code = 429
@@ -181,7 +183,7 @@ def test_a_call_throttled_on_the_way_is_no_success_to_grow_on() -> None:
     """Four calls that each met a 429 their SDK retried, then answered fast: the window halved
     once (one congestion event) and does not grow back on them."""
     clock = [1.0]
-    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: clock[0])
+    limit = CallLimit(AIMD(maximum=64, initial=8), clock=lambda: clock[0])
     limit.controller.success(0.0, 0.2)  # the round trip: 0.2 s
     limit.controller.slow_start = False
 
@@ -206,7 +208,7 @@ def test_a_call_throttled_on_the_way_is_no_success_to_grow_on() -> None:
 
 
 def test_a_call_its_sdk_gave_up_on_is_made_again_after_the_pause() -> None:
-    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
+    limit = CallLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
     attempts: list[int] = []
 
     class RateLimited(Exception):
@@ -233,7 +235,7 @@ def test_a_call_its_sdk_gave_up_on_is_made_again_after_the_pause() -> None:
 
 
 def test_a_call_that_fails_otherwise_is_not_made_again() -> None:
-    limit = AdaptiveLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
+    limit = CallLimit(AIMD(maximum=64, initial=8), clock=lambda: 5.0)
     attempts: list[int] = []
 
     async def make() -> str:
@@ -243,3 +245,44 @@ def test_a_call_that_fails_otherwise_is_not_made_again() -> None:
     with pytest.raises(ValueError):
         asyncio.run(limit.call(make))
     assert attempts == [1] and limit.controller.throttles == 0
+
+
+def test_a_fixed_window_keeps_its_size_but_waits_out_a_retry_after() -> None:
+    fixed = Fixed(16)
+    fixed.success(1.0, 0.1)
+    fixed.throttled(2.0, retry_after=3.0)
+    fixed.throttled(2.5, retry_after=None)  # no Retry-After: the pause stands as it was
+    assert (fixed.window, fixed.throttles, fixed.paused_until) == (16, 2, 5.0)
+    with pytest.raises(ValueError, match="at least 1"):
+        Fixed(0)
+
+
+def test_a_fixed_window_pauses_new_calls_and_makes_a_given_up_call_again() -> None:
+    """A set concurrency above a rate limit: the call its SDK gave up on with a 429 is made
+    again once the Retry-After has passed, and a call that starts meanwhile waits for it."""
+    clock = [0.0]
+    limit = CallLimit(Fixed(8), clock=lambda: clock[0])
+    attempts: list[float] = []
+
+    class RateLimited(Exception):
+        status_code = 429
+        response = SimpleNamespace(headers={"retry-after-ms": "50"})
+
+    async def make() -> str:
+        attempts.append(clock[0])
+        if len(attempts) == 1:
+            raise RateLimited
+        return "answer"
+
+    async def scenario() -> list[str]:
+        first = asyncio.create_task(limit.call(make))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert limit.controller.paused_until == 0.05 and limit.in_flight == 0
+        clock[0] = 0.05  # the pause, on the test's clock, has passed
+        second = asyncio.create_task(limit.call(make))
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(scenario()) == ["answer", "answer"]
+    assert attempts == [0.0, 0.05, 0.05]
+    assert limit.controller.window == 8 and limit.in_flight == 0

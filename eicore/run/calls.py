@@ -7,12 +7,11 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+import sys
 
 from eicore.interfaces import APIModel, Model
 from eicore.run.batches import Batcher
-from eicore.run.concurrency import AIMD, AdaptiveLimit
+from eicore.run.concurrency import AIMD, CallLimit, Fixed
 from eicore.run.store import CallCache, RunStore
 from eicore.secrets.masking import redact
 from eicore.types import Call, Completion, Prompt
@@ -44,8 +43,11 @@ class ModelClient:
     A model whose ``max_batch_size`` is 1 is called once per prompt, as concurrently as the run
     allows (API models). A larger ``max_batch_size`` sends prompts through one queue: while a
     batch runs, the next fills up, so batches grow with the run's concurrency (local models).
-    With ``adaptive`` (``run.concurrency=auto``), per-prompt calls are limited by an
-    :class:`~eicore.run.concurrency.AdaptiveLimit` of at most that many calls instead. An API
+    Per-prompt calls go through a :class:`~eicore.run.concurrency.CallLimit`: of the model's
+    ``max_concurrency`` (if it has one; the run's samples in flight bound it too), or with
+    ``adaptive`` (``run.concurrency=auto``) one found by AIMD up to that many calls; either way
+    an endpoint's Retry-After pauses new calls, and a call its SDK gave up on with a 429/503 is
+    made again after the pause. An API
     model with ``batch_api`` gets its calls as provider batches
     (:class:`~eicore.run.batches.Batcher`).
     """
@@ -71,15 +73,16 @@ class ModelClient:
             if isinstance(model, APIModel) and model.batch_api
             else None
         )
-        limit = getattr(model, "max_concurrency", None)
-        self.adaptive: AdaptiveLimit | None = None
-        self._slot: Callable[[], AbstractAsyncContextManager[object]]
-        if adaptive is not None and model.max_batch_size == 1:
-            self.adaptive = AdaptiveLimit(AIMD(min(limit or adaptive, adaptive)))
-            self._slot = self.adaptive.slot
-        else:
-            semaphore = asyncio.Semaphore(limit) if limit else None
-            self._slot = (lambda: semaphore) if semaphore else nullcontext
+        most = getattr(model, "max_concurrency", None)
+        self.limit: CallLimit | None = None
+        """The limit on per-prompt calls (None for a model that takes batches)."""
+        if model.max_batch_size == 1:
+            controller = (
+                AIMD(min(most or adaptive, adaptive))
+                if adaptive is not None
+                else Fixed(most or sys.maxsize)
+            )
+            self.limit = CallLimit(controller)
 
     @property
     def accepts_images(self) -> bool:
@@ -165,13 +168,10 @@ class ModelClient:
         try:
             if self.batcher is not None:
                 completion = await self.batcher.call(key, prompt)
-            elif self.model.max_batch_size > 1:
+            elif self.limit is None:
                 completion = await self._batched(prompt)
-            elif self.adaptive is not None:
-                (completion,) = await self.adaptive.call(lambda: self.model.generate([prompt]))
             else:
-                async with self._slot():
-                    (completion,) = await self.model.generate([prompt])
+                (completion,) = await self.limit.call(lambda: self.model.generate([prompt]))
         except AnswerError as exc:
             self.calls_made += 1
             batched = self.batcher is not None  # billed at the batch price too

@@ -1,4 +1,5 @@
-"""``run.concurrency=auto``: how many calls one model endpoint gets at once, found by AIMD.
+"""How many calls one model endpoint gets at once: found by AIMD (``run.concurrency=auto``), or
+fixed, and in both cases held back while the endpoint says to wait.
 
 A rate-limited API answers 429 (or 503) with a Retry-After once calls arrive faster than its
 limit; a fixed concurrency is either below what the API allows (idle capacity) or above it (a
@@ -9,12 +10,17 @@ It grows only on calls that succeeded under the latency target, ``latency_factor
 fastest seen: a slower call (a retried one, or a busy machine) holds the window where it is.
 A call throttled on the way (a 429 its SDK retried) is no success to grow on. A Retry-After
 pauses every new call to the endpoint until it has passed, and a call its SDK gave up on is
-made again after that pause (:meth:`AdaptiveLimit.call`). The window never exceeds ``maximum``
+made again after that pause (:meth:`CallLimit.call`). The window never exceeds ``maximum``
 (``run.max_concurrency``). Slow calls do not shrink the window: on a busy machine latencies
 vary with the CPU, not the endpoint, and shrinking on them starved the run.
 
-:class:`AIMD` is pure (events in, window out; the caller gives the time), so it is tested by
-feeding it events; :class:`AdaptiveLimit` applies it to calls on an event loop.
+A set ``run.concurrency`` is a :class:`Fixed` window: it does not move, but a Retry-After
+pauses it too and a call its SDK gave up on is made again after the pause, so a concurrency set
+above the rate limit slows the run down instead of failing its samples.
+
+:class:`AIMD` and :class:`Fixed` are pure (events in, window out; the caller gives the time),
+so they are tested by feeding them events; :class:`CallLimit` applies one to calls on an event
+loop.
 """
 
 from __future__ import annotations
@@ -25,13 +31,56 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 THROTTLE_STATUS = frozenset({429, 503, 529})
 """Statuses that mean "slow down" (529: Anthropic's overloaded)."""
 THROTTLE_RETRIES = 8
-"""Times :meth:`AdaptiveLimit.call` makes a call again that its SDK gave up on with a 429/503."""
+"""Times :meth:`CallLimit.call` makes a call again that its SDK gave up on with a 429/503."""
 T = TypeVar("T")
+
+
+class Controller(Protocol):
+    """What decides a :class:`CallLimit`'s window and pause, told each call's outcome."""
+
+    paused_until: float
+    """No new call starts before this time (the endpoint's Retry-After)."""
+    throttles: int
+
+    @property
+    def window(self) -> int:
+        """Calls allowed in flight now."""
+
+    def success(self, now: float, latency: float) -> None:
+        """A call finished in ``latency`` seconds at time ``now``."""
+
+    def throttled(self, now: float, retry_after: float | None = None) -> None:
+        """The endpoint said slow down (429/503), maybe with a Retry-After in seconds."""
+
+
+def _pause(paused_until: float, now: float, retry_after: float | None) -> float:
+    """The pause after a throttle at ``now``: the longer of the current one and Retry-After."""
+    wait = max(retry_after or 0.0, 0.0)
+    return max(paused_until, now + wait) if wait else paused_until
+
+
+class Fixed:
+    """A window of ``size`` calls that does not move (a set ``run.concurrency``): it keeps only
+    the endpoint's pause."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"need a window of at least 1, got {size}")
+        self.window = size
+        self.paused_until = -math.inf
+        self.throttles = 0
+
+    def success(self, now: float, latency: float) -> None:
+        """Nothing to learn: the window is the user's."""
+
+    def throttled(self, now: float, retry_after: float | None = None) -> None:
+        self.throttles += 1
+        self.paused_until = _pause(self.paused_until, now, retry_after)
 
 
 class AIMD:
@@ -78,10 +127,8 @@ class AIMD:
     def throttled(self, now: float, retry_after: float | None = None) -> None:
         """The endpoint said slow down (429/503), maybe with a Retry-After in seconds."""
         self.throttles += 1
-        wait = max(retry_after or 0.0, 0.0)
-        if wait:
-            self.paused_until = max(self.paused_until, now + wait)
-        self._back_off(now, wait)
+        self.paused_until = _pause(self.paused_until, now, retry_after)
+        self._back_off(now, max(retry_after or 0.0, 0.0))
 
     def _back_off(self, now: float, wait: float) -> None:
         if now < self._hold_until:
@@ -98,7 +145,7 @@ class _Call:
 
     __slots__ = ("limit", "throttled")
 
-    def __init__(self, limit: AdaptiveLimit) -> None:
+    def __init__(self, limit: CallLimit) -> None:
         self.limit = limit
         self.throttled = False
 
@@ -113,7 +160,7 @@ def report_throttle(status: int, headers: object = None) -> None:
 
     For plugins whose SDK retries 429/503 itself (so eicore never sees them): call it from the
     SDK's HTTP response hook with every response. Statuses that are not a throttle, and calls
-    outside ``run.concurrency=auto``, are ignored.
+    outside a run's limit (a local model's), are ignored.
     """
     call = _CURRENT.get()
     if call is not None and status in THROTTLE_STATUS:
@@ -152,17 +199,31 @@ def retry_after_seconds(headers: object) -> float | None:
     return None
 
 
-class AdaptiveLimit:
-    """An asyncio limit on calls in flight whose size follows an :class:`AIMD` controller."""
+class CallLimit:
+    """An asyncio limit on calls in flight whose size and pauses follow a :class:`Controller`."""
 
-    def __init__(self, controller: AIMD, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, controller: Controller, clock: Callable[[], float] = time.monotonic) -> None:
         self.controller = controller
         self.clock = clock
         self.in_flight = 0
         self.peak = 0
         self._changed = asyncio.Condition()
+        self._waiting = 0
 
     async def _acquire(self) -> None:
+        controller = self.controller
+        if not self._waiting and self.in_flight < controller.window:
+            if controller.paused_until <= self.clock():  # room and no pause: no lock to take
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+                return
+        self._waiting += 1
+        try:
+            await self._wait_for_room()
+        finally:
+            self._waiting -= 1
+
+    async def _wait_for_room(self) -> None:
         async with self._changed:
             while True:
                 pause = self.controller.paused_until - self.clock()
@@ -176,9 +237,10 @@ class AdaptiveLimit:
             self.peak = max(self.peak, self.in_flight)
 
     async def _release(self) -> None:
-        async with self._changed:
-            self.in_flight -= 1
-            self._changed.notify(max(1, self.controller.window - self.in_flight))
+        self.in_flight -= 1
+        if self._waiting:
+            async with self._changed:
+                self._changed.notify(max(1, self.controller.window - self.in_flight))
 
     async def call(self, make: Callable[[], Awaitable[T]], retries: int = THROTTLE_RETRIES) -> T:
         """``await make()`` in a slot; made again, once the endpoint's pause has passed, while

@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 
 THROTTLE_STATUS = frozenset({429, 503, 529})
 """Statuses that mean "slow down" (529: Anthropic's overloaded)."""
-THROTTLE_RETRIES = 8
+THROTTLE_RETRIES = 16
 """Times :meth:`CallLimit.call` makes a call again that its SDK gave up on with a 429/503."""
 T = TypeVar("T")
 

@@ -20,6 +20,7 @@ from eicore.interfaces import (
     Model,
     ModelRole,
     Strategy,
+    TextOnlyModelError,
 )
 from eicore.log import Recall, RoleUsage, RunLog
 from eicore.log.api import evaluate, read_run, runs_df
@@ -106,6 +107,7 @@ __all__ = [
     "SampleRecord",
     "StoredJudging",
     "Strategy",
+    "TextOnlyModelError",
     "TextPart",
     "TriggerVerdict",
     "api_key",

@@ -186,6 +186,16 @@ class BatchError(RuntimeError):
         self.retryable = retryable
 
 
+class TextOnlyModelError(ValueError):
+    """A prompt with an image for an API model configured with ``vision: false``: raised by a
+    plugin's request builder, it fails the sample rather than sending the image anyway."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"{model} is configured text-only (model.vision=false) but the prompt holds an image"
+        )
+
+
 class APIModel(Model, Generic[ClientT]):
     """A model behind a remote API, called once per prompt (SDK-free: plugins bring the client).
 

@@ -37,6 +37,7 @@ from eicore import (
     ConfigError,
     Prompt,
     RefusalError,
+    TextOnlyModelError,
     read_image,
 )
 from eicore.testing.fake_api import FakeAPI, Received, Reply
@@ -69,8 +70,6 @@ class APIModelPlugin:
     timeout_error: type[BaseException]
     connection_error: type[BaseException]
     """What a truncated body raises once the retries have run out."""
-    text_only_error: type[BaseException]
-    """What a prompt with an image raises in a ``vision=false`` model."""
     refusal_reason: str
     """What the error of a refused answer says (the provider's stop or finish reason)."""
     refusal_explained: bool
@@ -286,7 +285,7 @@ class APIModelRequestTests:
         assert api.model(vision=False).accepts_images is False
         assert api.model().accepts_images is True
         png_named_jpg(tmp_path)
-        with pytest.raises(api.plugin.text_only_error, match="vision=false"):
+        with pytest.raises(TextOnlyModelError, match="vision=false"):
             api.ask(Prompt.user(read_image(tmp_path, "photo.jpg"), QUESTION), vision=False)
         assert api.fake.requests == []
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from eicore import ImagePart, Message, Prompt
+from eicore import ImagePart, Message, Prompt, TextOnlyModelError
 from eicore_anthropic.config import AnthropicConfig
-
-
-class TextOnlyModelError(ValueError):
-    """A prompt with an image for a model configured with ``vision: false``."""
 
 
 def messages_request(prompt: Prompt, config: AnthropicConfig) -> dict[str, Any]:
@@ -39,10 +35,7 @@ def _blocks(message: Message, config: AnthropicConfig) -> list[dict[str, Any]]:
         if not isinstance(part, ImagePart):
             blocks.append({"type": "text", "text": part.text})
         elif not config.vision:
-            raise TextOnlyModelError(
-                f"{config.name} is configured text-only (model.vision=false) "
-                "but the prompt holds an image"
-            )
+            raise TextOnlyModelError(config.name)
         else:
             blocks.append({"type": "image", "source": image_source(part)})
     return blocks

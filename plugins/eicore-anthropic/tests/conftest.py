@@ -5,7 +5,6 @@ from __future__ import annotations
 import anthropic
 import pytest
 from eicore_anthropic.config import AnthropicConfig
-from eicore_anthropic.messages import TextOnlyModelError
 from eicore_anthropic.model import AnthropicModel
 
 from eicore.testing.api_runs import APIModelPlugin
@@ -23,7 +22,6 @@ def api_plugin() -> APIModelPlugin:
         server_error=anthropic.InternalServerError,
         timeout_error=anthropic.APITimeoutError,
         connection_error=anthropic.APIConnectionError,
-        text_only_error=TextOnlyModelError,
         refusal_reason="stop_reason=refusal",
         refusal_explained=True,
         stop_reason="end_turn",

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eicore import ImagePart, Message, Prompt
+from eicore import ImagePart, Message, Prompt, TextOnlyModelError
 from eicore_gemini.config import GeminiConfig
-
-
-class TextOnlyModelError(ValueError):
-    """A prompt with an image for a model configured with ``vision: false``."""
 
 
 def content_request(prompt: Prompt, config: GeminiConfig) -> dict[str, Any]:
@@ -45,10 +41,7 @@ def _parts(message: Message, config: GeminiConfig) -> list[Any]:
         if not isinstance(part, ImagePart):
             parts.append(types.Part.from_text(text=part.text))
         elif not config.vision:
-            raise TextOnlyModelError(
-                f"{config.name} is configured text-only (model.vision=false) "
-                "but the prompt holds an image"
-            )
+            raise TextOnlyModelError(config.name)
         else:  # the media type was read from the bytes by eicore
             parts.append(types.Part.from_bytes(data=part.data, mime_type=part.media_type))
     return parts

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx2
 import pytest
 from eicore_gemini.config import GeminiConfig
-from eicore_gemini.contents import TextOnlyModelError
 from eicore_gemini.model import GeminiModel
 from google.genai import errors
 
@@ -24,7 +23,6 @@ def api_plugin() -> APIModelPlugin:
         server_error=errors.ServerError,  # the default max_retries is 5
         timeout_error=httpx2.TimeoutException,
         connection_error=httpx2.TransportError,
-        text_only_error=TextOnlyModelError,
         refusal_reason="finish_reason=SAFETY",
         refusal_explained=False,  # a safety block withholds the words
         stop_reason="STOP",

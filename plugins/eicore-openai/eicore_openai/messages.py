@@ -5,12 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from eicore import ImagePart, Message, Prompt
+from eicore import ImagePart, Message, Prompt, TextOnlyModelError
 from eicore_openai.config import OpenAIConfig
-
-
-class TextOnlyModelError(ValueError):
-    """A prompt with an image for a model configured with ``vision: false``."""
 
 
 def chat_request(prompt: Prompt, config: OpenAIConfig) -> dict[str, Any]:
@@ -39,10 +35,7 @@ def _content(message: Message, config: OpenAIConfig) -> str | list[dict[str, Any
     if not any(isinstance(p, ImagePart) for p in message.parts):
         return message.text
     if not config.vision:
-        raise TextOnlyModelError(
-            f"{config.name} is configured text-only (model.vision=false) "
-            "but the prompt holds an image"
-        )
+        raise TextOnlyModelError(config.name)
     return [
         {"type": "image_url", "image_url": {"url": data_url(p)}}
         if isinstance(p, ImagePart)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import openai
 import pytest
 from eicore_openai.config import OpenAIConfig
-from eicore_openai.messages import TextOnlyModelError
 from eicore_openai.model import OpenAIModel
 
 from eicore.testing.api_runs import APIModelPlugin
@@ -23,7 +22,6 @@ def api_plugin() -> APIModelPlugin:
         server_error=openai.InternalServerError,
         timeout_error=openai.APITimeoutError,
         connection_error=openai.APIConnectionError,
-        text_only_error=TextOnlyModelError,
         refusal_reason="finish_reason=content_filter",
         refusal_explained=True,
         stop_reason="stop",

@@ -13,45 +13,36 @@ from eicore.testing.fake_api import FakeAPI, Reply
 
 
 def test_a_429_the_sdk_retries_still_halves_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("eicore_openai")
-    from eicore_openai.config import OpenAIConfig
-    from eicore_openai.model import OpenAIModel
-
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-FAKEKEY-0123456789abcdef")
-    with FakeAPI([Reply.rate_limited(retry_after_ms=1)]) as fake:
-        model = OpenAIModel(OpenAIConfig(base_url=fake.url + "/v1", max_retries=2))
-        _check(fake, ModelClient(model, None, adaptive=64))
-
-
-def _check(fake: FakeAPI, client: ModelClient) -> None:
-    assert client.limit is not None
-    before = client.limit.controller.window
-
-    async def call() -> str:
-        try:
-            completion, _ = await client.complete(Prompt.user("Why?"))
-            return completion.text
-        finally:
-            await client.aclose()
-
-    assert asyncio.run(call())  # answered after the SDK's retry
-    assert [r.reply.status for r in fake.requests if r.reply] == [429, 200]
+    client, before = _answered_after_a_429(monkeypatch, max_retries=2, adaptive=64)
     controller = client.limit.controller
-    assert controller.throttles == 1 and not controller.slow_start  # halved, then one success
-    assert controller.window <= before
+    assert controller.throttles == 1 and not controller.slow_start
+    assert controller.window <= before  # halved, then one success
 
 
 def test_a_set_concurrency_makes_a_call_the_sdk_gave_up_on_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    client, before = _answered_after_a_429(monkeypatch, max_retries=0, adaptive=None)
+    controller = client.limit.controller
+    assert controller.throttles >= 1  # the SDK did not retry: eicore made the call again
+    assert controller.window == before > 1000  # fixed; no max_concurrency: the run bounds it
+
+
+def _answered_after_a_429(
+    monkeypatch: pytest.MonkeyPatch, max_retries: int, adaptive: int | None
+) -> tuple[ModelClient, int]:
+    """An openai-plugin client whose first request meets a 429, after it answered; and its
+    window before the call."""
     pytest.importorskip("eicore_openai")
     from eicore_openai.config import OpenAIConfig
     from eicore_openai.model import OpenAIModel
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-FAKEKEY-0123456789abcdef")
     with FakeAPI([Reply.rate_limited(retry_after_ms=1)]) as fake:
-        model = OpenAIModel(OpenAIConfig(base_url=fake.url + "/v1", max_retries=0))
-        client = ModelClient(model, None)
+        model = OpenAIModel(OpenAIConfig(base_url=fake.url + "/v1", max_retries=max_retries))
+        client = ModelClient(model, None, adaptive)
+        assert client.limit is not None
+        before = client.limit.controller.window
 
         async def call() -> str:
             try:
@@ -60,7 +51,6 @@ def test_a_set_concurrency_makes_a_call_the_sdk_gave_up_on_again(
             finally:
                 await client.aclose()
 
-        assert asyncio.run(call())  # answered: eicore made the call again after the pause
+        assert asyncio.run(call())
     assert [r.reply.status for r in fake.requests if r.reply] == [429, 200]
-    assert client.limit is not None and client.limit.controller.throttles >= 1
-    assert client.limit.controller.window > 1000  # no max_concurrency: the run's samples bound it
+    return client, before

@@ -14,9 +14,10 @@ made again after that pause (:meth:`CallLimit.call`). The window never exceeds `
 (``run.max_concurrency``). Slow calls do not shrink the window: on a busy machine latencies
 vary with the CPU, not the endpoint, and shrinking on them starved the run.
 
-A set ``run.concurrency`` is a :class:`Fixed` window: it does not move, but a Retry-After
-pauses it too and a call its SDK gave up on is made again after the pause, so a concurrency set
-above the rate limit slows the run down instead of failing its samples.
+Under a set ``run.concurrency`` the window is :class:`Fixed` (``model.concurrency``, else no
+limit beyond the run's samples in flight): it does not move, but a Retry-After pauses it too
+and a call its SDK gave up on is made again after the pause, so a concurrency set above the
+rate limit slows the run down instead of failing its samples.
 
 :class:`AIMD` and :class:`Fixed` are pure (events in, window out; the caller gives the time),
 so they are tested by feeding them events; :class:`CallLimit` applies one to calls on an event
@@ -65,8 +66,8 @@ def _pause(paused_until: float, now: float, retry_after: float | None) -> float:
 
 
 class Fixed:
-    """A window of ``size`` calls that does not move (a set ``run.concurrency``): it keeps only
-    the endpoint's pause."""
+    """A window of ``size`` calls that does not move (under a set ``run.concurrency``): it
+    keeps only the endpoint's pause."""
 
     def __init__(self, size: int) -> None:
         if size < 1:

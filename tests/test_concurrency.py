@@ -286,3 +286,35 @@ def test_a_fixed_window_pauses_new_calls_and_makes_a_given_up_call_again() -> No
     assert asyncio.run(scenario()) == ["answer", "answer"]
     assert attempts == [0.0, 0.05, 0.05]
     assert limit.controller.window == 8 and limit.in_flight == 0
+
+
+def test_a_call_that_ends_during_a_pause_returns_at_once() -> None:
+    """A call waiting out a Retry-After holds no lock: the calls that end meanwhile hand their
+    answers back now (to be saved), not when the pause is over."""
+    limit = CallLimit(Fixed(8), clock=lambda: 0.0)
+
+    async def scenario() -> None:
+        gate = asyncio.get_running_loop().create_future()
+
+        async def answered() -> str:
+            async with limit.slot():
+                await gate
+            return "answer"
+
+        first = asyncio.create_task(answered())
+        for _ in range(3):
+            await asyncio.sleep(0)
+        limit.controller.throttled(0.0, retry_after=3600.0)  # another call's 429: an hour's pause
+        waiting = asyncio.create_task(limit.call(lambda: asyncio.sleep(0)))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        gate.set_result(None)
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert first.done() and first.result() == "answer" and limit.in_flight == 0
+        assert not waiting.done()  # still paused
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(scenario())

@@ -59,32 +59,40 @@ class Controller(Protocol):
         """The endpoint said slow down (429/503), maybe with a Retry-After in seconds."""
 
 
-def _pause(paused_until: float, now: float, retry_after: float | None) -> float:
-    """The pause after a throttle at ``now``: the longer of the current one and Retry-After."""
-    wait = max(retry_after or 0.0, 0.0)
-    return max(paused_until, now + wait) if wait else paused_until
+class _Pauses:
+    """What both controllers keep of a throttle: its count, and the endpoint's pause."""
+
+    def __init__(self) -> None:
+        self.paused_until = -math.inf
+        self.throttles = 0
+
+    def _pause(self, now: float, retry_after: float | None) -> float:
+        """Count a throttle at ``now`` and pause for its Retry-After; the seconds asked."""
+        self.throttles += 1
+        wait = max(retry_after or 0.0, 0.0)
+        if wait:
+            self.paused_until = max(self.paused_until, now + wait)
+        return wait
 
 
-class Fixed:
+class Fixed(_Pauses):
     """A window of ``size`` calls that does not move (under a set ``run.concurrency``): it
     keeps only the endpoint's pause."""
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError(f"need a window of at least 1, got {size}")
+        super().__init__()
         self.window = size
-        self.paused_until = -math.inf
-        self.throttles = 0
 
     def success(self, now: float, latency: float) -> None:
         """Nothing to learn: the window is the user's."""
 
     def throttled(self, now: float, retry_after: float | None = None) -> None:
-        self.throttles += 1
-        self.paused_until = _pause(self.paused_until, now, retry_after)
+        self._pause(now, retry_after)
 
 
-class AIMD:
+class AIMD(_Pauses):
     """Additive-increase, multiplicative-decrease of a concurrency window."""
 
     def __init__(
@@ -97,6 +105,7 @@ class AIMD:
     ) -> None:
         if not 1 <= minimum <= maximum:
             raise ValueError(f"need 1 <= minimum <= maximum, got {minimum}, {maximum}")
+        super().__init__()
         self.maximum, self.minimum = maximum, minimum
         self.decrease, self.latency_factor = decrease, latency_factor
         self.limit = float(min(max(initial, minimum), maximum))
@@ -104,8 +113,6 @@ class AIMD:
         """Until the first congestion, each success adds a whole call (doubling per round trip)."""
         self.fastest = math.inf
         """The lowest latency seen, the round trip of an uncongested call."""
-        self.paused_until = -math.inf
-        self.throttles = 0
         self._acked = 0
         """Successes since the window last grew (congestion avoidance: one call per window)."""
         self._hold_until = -math.inf
@@ -127,9 +134,7 @@ class AIMD:
 
     def throttled(self, now: float, retry_after: float | None = None) -> None:
         """The endpoint said slow down (429/503), maybe with a Retry-After in seconds."""
-        self.throttles += 1
-        self.paused_until = _pause(self.paused_until, now, retry_after)
-        self._back_off(now, max(retry_after or 0.0, 0.0))
+        self._back_off(now, self._pause(now, retry_after))
 
     def _back_off(self, now: float, wait: float) -> None:
         if now < self._hold_until:
@@ -225,17 +230,17 @@ class CallLimit:
             self._waiting -= 1
 
     async def _wait_for_room(self) -> None:
-        async with self._changed:
-            while True:
-                pause = self.controller.paused_until - self.clock()
-                if pause > 0:
-                    await asyncio.sleep(pause)
-                elif self.in_flight < self.controller.window:
+        while True:
+            pause = self.controller.paused_until - self.clock()
+            if pause > 0:  # slept holding no lock: calls that end meanwhile release at once
+                await asyncio.sleep(pause)
+                continue
+            async with self._changed:
+                if self.in_flight < self.controller.window:
                     break
-                else:
-                    await self._changed.wait()
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
+                await self._changed.wait()
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
 
     async def _release(self) -> None:
         self.in_flight -= 1

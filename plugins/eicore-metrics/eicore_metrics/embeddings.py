@@ -11,7 +11,7 @@ import functools
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -87,20 +87,24 @@ class SentenceEncoder:
 
         Giving many texts at once is what makes batches full: the model sorts one call's
         texts by length, so each batch pads little."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            with self._lock:
-                self._wanted.update(dict.fromkeys(missing))
-            self._worker.submit(self._embed).result()
+        if (done := self._ask(texts)) is not None:
+            done.result()
 
     async def aembed(self, texts: Sequence[str]) -> None:
         """:meth:`embed` awaited on the event loop instead of blocking a thread: the samples in
         flight meanwhile go on, and the texts they ask for join the model's next batch."""
+        if (done := self._ask(texts)) is not None:
+            await asyncio.wrap_future(done)
+
+    def _ask(self, texts: Sequence[str]) -> Future[None] | None:
+        """Queue the texts not embedded yet for the model's next batch; what finishes once
+        they are embedded, or None when all of them already are."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            with self._lock:
-                self._wanted.update(dict.fromkeys(missing))
-            await asyncio.wrap_future(self._worker.submit(self._embed))
+        if not missing:
+            return None
+        with self._lock:
+            self._wanted.update(dict.fromkeys(missing))
+        return self._worker.submit(self._embed)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """A ``(len(texts), dimension)`` array; row i is the unit vector of ``texts[i]``."""
